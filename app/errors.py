@@ -1,0 +1,107 @@
+"""Errors the API server answers with, and the one place they become responses.
+
+    ServiceError                 500  base; also what user-code exceptions are reported as
+    ├── BadInput                 400  malformed body, wrong dtype/shape, failed validation
+    ├── NotFound                 404  no such route
+    ├── MethodNotAllowed         405  the route exists, the method does not
+    ├── PayloadTooLarge          413  body over server.max_request_size
+    ├── UnsupportedMediaType     415  a content type the API does not take
+    ├── Overloaded               503  over max_concurrency, runner queue full (Retry-After)
+    ├── Unavailable              503  a runner cannot be reached or is not ready
+    └── Timeout                  504  server.timeout passed
+
+Runner errors (``runners.errors.RunnerError``) carry their own status and map the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from runners.errors import RunnerError
+
+
+class ServiceError(Exception):
+    status_code: int = 500
+    message: str = "Internal server error."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        detail: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or type(self).message
+        self.detail = detail
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class BadInput(ServiceError):
+    status_code = 400
+    message = "The request body is not valid input for this API."
+
+
+class NotFound(ServiceError):
+    status_code = 404
+    message = "No route matches this path."
+
+
+class MethodNotAllowed(ServiceError):
+    status_code = 405
+    message = "This route does not accept this method."
+
+
+class PayloadTooLarge(ServiceError):
+    status_code = 413
+    message = "The request body is larger than the server accepts."
+
+
+class UnsupportedMediaType(ServiceError):
+    status_code = 415
+    message = "This API does not accept this content type."
+
+
+class Overloaded(ServiceError):
+    status_code = 503
+    message = "The server is at capacity; retry later."
+
+
+class Unavailable(ServiceError):
+    status_code = 503
+    message = "The service is not available."
+
+
+class Timeout(ServiceError):
+    status_code = 504
+    message = "The request took longer than the server's timeout."
+
+
+def error_body(message: str, detail: Any = None) -> bytes:
+    body: dict[str, Any] = {"error": message}
+    if detail is not None:
+        body["detail"] = detail
+    return orjson.dumps(body, default=str)
+
+
+def error_response(exc: BaseException) -> Response:
+    """The JSON response for any exception; unknown ones become a generic 500."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, ServiceError):
+        status, message, detail = exc.status_code, exc.message, exc.detail
+        headers.update(exc.headers)
+    elif isinstance(exc, RunnerError):
+        status, message, detail = exc.status_code, exc.message, exc.detail
+        if status == 503:
+            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after or 1)))
+        if status == 500:
+            detail = None  # the runner's own failure text stays in the logs
+    else:
+        status, message, detail = 500, ServiceError.message, None
+    if status == 503 and "Retry-After" not in headers:
+        headers["Retry-After"] = "1"
+    return Response(error_body(message, detail), status_code=status, headers=headers, media_type="application/json")

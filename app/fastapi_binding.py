@@ -1,0 +1,60 @@
+"""FastAPI routes declared inside an ``@service`` class body, bound to the live instance.
+
+``@app.get("/hello")`` on ``def hello(self)`` registers a function whose first parameter
+FastAPI would take for a query parameter. We swap each such route for one whose endpoint has
+no ``self`` and calls the method on the service instance of the running process.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Any
+
+
+def bind_class_routes(app: Any, cls: type, instance: Callable[[], Any]) -> None:
+    try:
+        from fastapi.routing import APIRoute
+    except ImportError:
+        return
+    routes = getattr(getattr(app, "router", None), "routes", None)
+    if not isinstance(routes, list):
+        return
+    funcs = {id(v): v for v in vars(cls).values() if inspect.isfunction(v)}
+    for index, route in enumerate(routes):
+        if isinstance(route, APIRoute) and id(route.endpoint) in funcs:
+            routes[index] = _rebuilt(route, _instance_endpoint(route.endpoint, instance))
+
+
+def _instance_endpoint(func: Callable[..., Any], instance: Callable[[], Any]) -> Callable[..., Any]:
+    hints = typing.get_type_hints(func, include_extras=True)
+    signature = inspect.signature(func)
+    params = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in list(signature.parameters.values())[1:]]
+    endpoint: Callable[..., Any]
+    if inspect.iscoroutinefunction(func):
+
+        async def endpoint(*args: Any, **kwargs: Any) -> Any:
+            return await func(instance(), *args, **kwargs)
+
+    else:
+
+        def endpoint(*args: Any, **kwargs: Any) -> Any:
+            return func(instance(), *args, **kwargs)
+
+    endpoint.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=params, return_annotation=hints.get("return", signature.return_annotation)
+    )
+    for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
+        setattr(endpoint, attr, getattr(func, attr))
+    return endpoint
+
+
+def _rebuilt(route: Any, endpoint: Callable[..., Any]) -> Any:
+    params = inspect.signature(type(route).__init__).parameters
+    kwargs = {
+        name: getattr(route, name)
+        for name, p in params.items()
+        if name not in ("self", "path", "endpoint") and p.kind is p.KEYWORD_ONLY and hasattr(route, name)
+    }
+    return type(route)(route.path, endpoint, **kwargs)

@@ -1,0 +1,138 @@
+"""The IO descriptor contract and the content-type checks every descriptor shares.
+
+A descriptor turns an HTTP request body into the value an API function receives, and the
+function's return value into a response. Bad input raises ``BadInput`` (400) or
+``UnsupportedMediaType`` (415) and nothing else, so clients always get a JSON error.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.errors import BadInput, UnsupportedMediaType
+
+__all__ = ["IODescriptor", "media_type_of", "negotiate", "read_body"]
+
+
+class IODescriptor(ABC):
+    """Decodes one kind of request body and encodes one kind of response."""
+
+    #: Request content types this descriptor takes; the first is the one documented first.
+    media_types: tuple[str, ...] = ()
+    #: Whether a request without a Content-Type header is read as ``media_types[0]``.
+    default_when_missing: bool = True
+
+    @abstractmethod
+    async def from_request(self, request: Request) -> Any:
+        """Read and decode the body; raise BadInput or UnsupportedMediaType on bad input."""
+
+    @abstractmethod
+    def to_response(self, value: Any, *, accept: str | None = None) -> Response:
+        """Encode a return value; ``accept`` is the request's Accept header, if any."""
+
+    @abstractmethod
+    def openapi_request_body(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 ``content`` object of the request body."""
+
+    @abstractmethod
+    def openapi_responses(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 ``content`` object of a successful response."""
+
+    def openapi_components(self) -> dict[str, dict[str, Any]]:
+        """Named schemas (``components.schemas``) that the content objects refer to."""
+        return {}
+
+    def check_media_type(self, request: Request) -> str:
+        """The request's media type if this descriptor takes it, else 415."""
+        return self.check_content_type(request.headers.get("content-type"))
+
+    def check_content_type(self, header: str | None) -> str:
+        """The media type of a Content-Type header if this descriptor takes it, else 415."""
+        media_type = media_type_of(header)
+        if not media_type and self.default_when_missing and self.media_types:
+            return self.media_types[0]
+        if _matches_any(media_type, self.media_types):
+            return media_type
+        raise UnsupportedMediaType(
+            f"This API does not accept content type {media_type or '(none)'!r}.",
+            detail={"content_type": media_type or None, "accepted": list(self.media_types)},
+        )
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({fields})"
+
+
+async def read_body(request: Request) -> bytes:
+    """The whole body; a client that goes away mid-body is bad input, not a server error."""
+    try:
+        return await request.body()
+    except Exception as exc:  # ClientDisconnect, malformed chunked encoding, ...
+        raise BadInput("The request body could not be read.", detail=str(exc)) from exc
+
+
+def media_type_of(header: str | None) -> str:
+    """``"Application/JSON; charset=utf-8"`` → ``"application/json"``; missing → ``""``."""
+    if not header:
+        return ""
+    return header.split(";", 1)[0].strip().lower()
+
+
+def header_param(header: str | None, name: str) -> str | None:
+    """A parameter of a Content-Type header, e.g. ``charset``."""
+    if not header:
+        return None
+    for part in header.split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == name:
+            return value.strip().strip('"') or None
+    return None
+
+
+def negotiate(accept: str | None, offered: tuple[str, ...]) -> str:
+    """The offered media type the Accept header prefers; ties and no match go to ``offered[0]``."""
+    default = offered[0]
+    if not accept:
+        return default
+    best, best_q = default, -1.0
+    for item in accept.split(","):
+        media_type = media_type_of(item)
+        q = _quality(item)
+        for rank, candidate in enumerate(offered):
+            if q <= 0 or not _matches(candidate, media_type):
+                continue
+            # An explicit type beats a wildcard of equal quality; earlier offers beat later ones.
+            score = q + (0.0001 if "*" not in media_type else 0.0) - rank * 0.00001
+            if score > best_q:
+                best, best_q = candidate, score
+    return best
+
+
+def _quality(item: str) -> float:
+    raw = header_param(item, "q")
+    try:
+        return float(raw) if raw is not None else 1.0
+    except ValueError:
+        return 0.0
+
+
+def _matches(media_type: str, pattern: str) -> bool:
+    """Whether ``media_type`` fits ``pattern``, which may be ``*/*`` or ``type/*``."""
+    if pattern in ("*/*", media_type):
+        return True
+    if pattern.endswith("/*"):
+        return media_type.split("/", 1)[0] == pattern[:-2]
+    return False
+
+
+def _matches_any(media_type: str, accepted: tuple[str, ...]) -> bool:
+    if not media_type:
+        return False
+    if any(_matches(media_type, pattern) for pattern in accepted):
+        return True
+    # application/vnd.example+json is JSON too.
+    return "application/json" in accepted and media_type.endswith("+json")

@@ -1,0 +1,102 @@
+"""JSON encoding and decoding shared by the descriptors, and JSON-schema plumbing for OpenAPI."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+import uuid
+from pathlib import PurePath
+from typing import Any
+
+import numpy as np
+import orjson
+import pydantic
+from starlette.responses import Response
+
+from app.errors import BadInput
+
+__all__ = [
+    "REF_TEMPLATE",
+    "dumps",
+    "json_response",
+    "json_safe",
+    "loads",
+    "type_schema",
+    "validation_detail",
+]
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def _default(obj: Any) -> Any:
+    """Everything orjson does not encode by itself (non-contiguous arrays, models, ...)."""
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, pydantic.BaseModel):
+        return obj.model_dump(mode="json")
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if isinstance(obj, decimal.Decimal):
+        return str(obj)
+    if isinstance(obj, (PurePath, uuid.UUID)):
+        return str(obj)
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, datetime.timedelta):
+        return obj.total_seconds()
+    to_dict = getattr(obj, "to_dict", None)  # pandas Series and DataFrame
+    if callable(to_dict) and type(obj).__module__.startswith("pandas"):
+        return to_dict(orient="records") if hasattr(obj, "columns") else obj.tolist()
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=_default, option=_OPTIONS)
+
+
+def loads(body: bytes | str, what: str = "The request body") -> Any:
+    """Parse JSON; anything malformed is the client's fault (400)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadInput(f"{what} is not valid JSON.", detail=str(exc)) from exc
+
+
+def json_response(value: Any, status_code: int = 200, media_type: str = "application/json") -> Response:
+    return Response(dumps(value), status_code=status_code, media_type=media_type)
+
+
+def json_safe(value: Any) -> Any:
+    """A JSON-serialisable copy: pydantic's error lists carry exceptions and raw inputs."""
+    return orjson.loads(orjson.dumps(value, default=_safe_default, option=_OPTIONS))
+
+
+def _safe_default(obj: Any) -> Any:
+    try:
+        return _default(obj)
+    except TypeError:
+        if isinstance(obj, (bytes, bytearray, memoryview)):
+            return bytes(obj).decode("utf-8", errors="replace")
+        return str(obj)
+
+
+def validation_detail(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
+    """pydantic's errors as a JSON-safe list, without documentation links."""
+    return json_safe(exc.errors(include_url=False))
+
+
+def type_schema(tp: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]]]:
+    """JSON schemas of a type as input and as output, and the named components they refer to.
+
+    Both modes are generated together so that a model that differs between them gets two
+    names (``Model-Input``, ``Model-Output``) instead of two different schemas under one name.
+    """
+    adapter = pydantic.TypeAdapter(tp)
+    keys = [("in", "validation", adapter), ("out", "serialization", adapter)]
+    schemas, top = pydantic.TypeAdapter.json_schemas(keys, ref_template=REF_TEMPLATE)  # type: ignore[arg-type]
+    return schemas[("in", "validation")], schemas[("out", "serialization")], dict(top.get("$defs", {}))

@@ -1,0 +1,102 @@
+"""pydantic field types for numpy arrays and pandas DataFrames inside JSON bodies.
+
+``def predict(self, x: np.ndarray)`` in a class-style service makes ``x`` a JSON field; these
+annotated types let pydantic read such a field from a JSON list (or records, for a
+DataFrame), write it back as JSON, and describe it in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
+
+from app.errors import BadInput
+
+__all__ = ["DataFrameField", "jsonable_annotation", "ndarray_field"]
+
+
+def _ndarray_validator(dtype: np.dtype | None) -> PlainValidator:
+    from app.io.ndarray import NumpyNdarray, _array_from_json
+
+    cast = NumpyNdarray(dtype=dtype)
+
+    def validate(value: Any) -> np.ndarray:
+        try:
+            if isinstance(value, np.ndarray):
+                return cast._cast_npy(value)
+            return cast._cast_json(_array_from_json(value))
+        except BadInput as exc:  # pydantic reports ValueErrors with the field's location
+            raise ValueError(exc.message) from exc
+
+    return PlainValidator(validate)
+
+
+def ndarray_field(dtype: Any = None) -> Any:
+    """``Annotated[np.ndarray, ...]`` read from a (nested) JSON list, cast to ``dtype``."""
+    dtype = np.dtype(dtype) if dtype is not None else None
+    from app.io.ndarray import NumpyNdarray
+
+    return Annotated[
+        np.ndarray,
+        _ndarray_validator(dtype),
+        PlainSerializer(lambda a: np.asarray(a).tolist(), when_used="json"),
+        WithJsonSchema(NumpyNdarray(dtype=dtype)._json_schema()),
+    ]
+
+
+def _dataframe(value: Any) -> pd.DataFrame:
+    from app.io.dataframe import PandasDataFrame
+
+    if isinstance(value, pd.DataFrame):
+        return value
+    try:
+        return PandasDataFrame()._from_json(value)
+    except BadInput as exc:
+        raise ValueError(exc.message) from exc
+
+
+DataFrameField = Annotated[
+    pd.DataFrame,
+    PlainValidator(_dataframe),
+    PlainSerializer(lambda f: f.to_dict(orient="records"), when_used="json"),
+    WithJsonSchema({"type": "array", "items": {"type": "object"}}),
+]
+
+
+def jsonable_annotation(tp: Any) -> Any:
+    """``tp`` with every ndarray and DataFrame inside it replaced by the field types above."""
+    if tp is np.ndarray:
+        return ndarray_field()
+    if typing.get_origin(tp) is np.ndarray:  # numpy.typing.NDArray[np.float64]
+        return ndarray_field(_ndarray_dtype(tp))
+    if tp is pd.DataFrame:
+        return DataFrameField
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is None or not args or origin is typing.Literal:
+        return tp
+    try:
+        if origin is Annotated:
+            return Annotated[(jsonable_annotation(args[0]), *tp.__metadata__)]  # type: ignore[misc]
+        mapped = tuple(jsonable_annotation(a) if a is not Ellipsis else a for a in args)
+        if mapped == args:
+            return tp
+        if origin in (typing.Union, types.UnionType):
+            return typing.Union[mapped]  # noqa: UP007
+        return origin[mapped]
+    except TypeError:
+        return tp
+
+
+def _ndarray_dtype(tp: Any) -> Any:
+    """The scalar type of ``ndarray[shape, dtype[float64]]``, if it names one."""
+    args = typing.get_args(tp)
+    if len(args) == 2:
+        scalar = typing.get_args(args[1])
+        if scalar and isinstance(scalar[0], type) and issubclass(scalar[0], np.generic):
+            return scalar[0]
+    return None

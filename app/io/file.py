@@ -1,0 +1,82 @@
+"""``File``: raw bytes of any (or one declared) media type, and back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.errors import BadInput
+from app.io.base import IODescriptor, media_type_of, read_body
+
+__all__ = ["File"]
+
+OCTET_STREAM = "application/octet-stream"
+MULTIPART = "multipart/form-data"
+_BINARY = {"type": "string", "format": "binary"}
+
+
+class File(IODescriptor):
+    """The request body as ``bytes``.
+
+    ``mime_type`` (``"image/png"``, or a range like ``"image/*"``) restricts what is taken
+    (415 otherwise) and is the response's content type. A ``multipart/form-data`` upload, as
+    browsers and ``curl -F`` send it, gives the bytes of its first file.
+    """
+
+    def __init__(self, mime_type: str | None = None) -> None:
+        self.mime_type = mime_type.lower() if mime_type else None
+        self.media_types = (self.mime_type,) if self.mime_type else ("*/*",)
+
+    async def from_request(self, request: Request) -> bytes:
+        media_type = media_type_of(request.headers.get("content-type"))
+        if media_type == MULTIPART and not (self.mime_type or "").startswith("multipart/"):
+            return await self._first_upload(request)
+        self.check_media_type(request)
+        return await read_body(request)
+
+    def to_response(self, value: Any, *, accept: str | None = None) -> Response:
+        return Response(_as_bytes(value), media_type=self._response_type())
+
+    def openapi_request_body(self) -> dict[str, Any]:
+        return {
+            self.mime_type or OCTET_STREAM: {"schema": dict(_BINARY)},
+            MULTIPART: {
+                "schema": {"type": "object", "properties": {"file": dict(_BINARY)}, "required": ["file"]}
+            },
+        }
+
+    def openapi_responses(self) -> dict[str, Any]:
+        return {self._response_type(): {"schema": dict(_BINARY)}}
+
+    def _response_type(self) -> str:
+        return self.mime_type if self.mime_type and "*" not in self.mime_type else OCTET_STREAM
+
+    async def _first_upload(self, request: Request) -> bytes:
+        try:
+            form = await request.form()
+        except Exception as exc:  # MultiPartException and friends: a malformed body
+            raise BadInput("The multipart body could not be parsed.", detail=str(exc)) from exc
+        try:
+            upload = next((v for _, v in form.multi_items() if isinstance(v, UploadFile)), None)
+            if upload is None:
+                raise BadInput("The multipart body holds no file.", detail="Send the file as a form field.")
+            if self.mime_type:
+                self.check_content_type(upload.content_type)
+            return await upload.read()
+        finally:
+            await form.close()
+
+
+def _as_bytes(value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    read = getattr(value, "read", None)
+    if callable(read):
+        data = read()
+        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise TypeError(f"A File output must be bytes or a readable file, not {type(value).__name__}.")

@@ -1,0 +1,206 @@
+"""``NumpyNdarray``: numpy arrays as JSON lists or ``.npy`` bytes (never pickles)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.lib.format as npy_format
+from numpy.typing import DTypeLike
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.errors import BadInput
+from app.io.base import IODescriptor, negotiate, read_body
+from app.io.codec import json_response, loads
+
+__all__ = ["NumpyNdarray"]
+
+JSON = "application/json"
+NPY = "application/x-npy"
+_MAX_NPY_HEADER = 10_000
+_JSON_KINDS = {"b": "boolean", "i": "integer", "u": "integer", "f": "number", "U": "string", "S": "string"}
+
+
+class NumpyNdarray(IODescriptor):
+    """An ``np.ndarray`` from a JSON list or ``.npy`` bytes.
+
+    ``shape`` may use ``-1`` for any length. Without ``enforce_dtype`` the input is cast to
+    ``dtype`` when numpy can; with it, only a lossless cast is allowed (judged on the values
+    for JSON, whose number types are only guesses, and with numpy's "safe" rule for ``.npy``).
+    Without ``enforce_shape`` a differing input is reshaped when possible.
+    """
+
+    media_types = (JSON, NPY)
+
+    def __init__(
+        self,
+        dtype: DTypeLike | None = None,
+        shape: Sequence[int] | None = None,
+        enforce_dtype: bool = False,
+        enforce_shape: bool = False,
+    ) -> None:
+        self.dtype = np.dtype(dtype) if dtype is not None else None
+        self.shape = tuple(int(n) for n in shape) if shape is not None else None
+        self.enforce_dtype = enforce_dtype
+        self.enforce_shape = enforce_shape
+
+    async def from_request(self, request: Request) -> np.ndarray:
+        media_type = self.check_media_type(request)
+        body = await read_body(request)
+        if media_type == NPY:
+            return self._check_shape(self._cast_npy(_load_npy(body)))
+        return self._check_shape(self._cast_json(_array_from_json(loads(body))))
+
+    def to_response(self, value: Any, *, accept: str | None = None) -> Response:
+        array = np.asarray(value)
+        if negotiate(accept, (JSON, NPY)) == NPY and not array.dtype.hasobject:
+            buffer = io.BytesIO()
+            np.save(buffer, array, allow_pickle=False)
+            return Response(buffer.getvalue(), media_type=NPY)
+        return json_response(array)
+
+    def openapi_request_body(self) -> dict[str, Any]:
+        return {
+            JSON: {"schema": self._json_schema()},
+            NPY: {"schema": {"type": "string", "format": "binary", "contentMediaType": NPY}},
+        }
+
+    def openapi_responses(self) -> dict[str, Any]:
+        return {JSON: {"schema": self._json_schema()}}
+
+    def _json_schema(self) -> dict[str, Any]:
+        kind = _JSON_KINDS.get(self.dtype.kind) if self.dtype is not None else None
+        schema: dict[str, Any] = {"type": kind} if kind else {}
+        if self.shape is None:
+            return {"type": "array", "items": schema} if kind else {"type": "array"}
+        for length in reversed(self.shape):
+            schema = {"type": "array", "items": schema}
+            if length >= 0:
+                schema["minItems"] = schema["maxItems"] = length
+        return schema
+
+    def _cast_json(self, array: np.ndarray) -> np.ndarray:
+        if self.dtype is None or array.dtype == self.dtype:
+            return array
+        target = self.dtype
+        if array.dtype.kind in "US" and target.kind in "biufc":
+            raise BadInput(
+                f"The array holds strings where {target} numbers are expected.",
+                detail={"expected_dtype": str(target), "got_dtype": str(array.dtype)},
+            )
+        if self.enforce_dtype and not _fits_losslessly(array, target):
+            raise _dtype_error(array, target)
+        return _astype(array, target)
+
+    def _cast_npy(self, array: np.ndarray) -> np.ndarray:
+        if self.dtype is None or array.dtype == self.dtype:
+            return array
+        if self.enforce_dtype and not np.can_cast(array.dtype, self.dtype, casting="safe"):
+            raise _dtype_error(array, self.dtype)
+        if array.dtype.kind in "US" and self.dtype.kind in "biufc":
+            raise _dtype_error(array, self.dtype)
+        return _astype(array, self.dtype)
+
+    def _check_shape(self, array: np.ndarray) -> np.ndarray:
+        if self.shape is None or _shape_fits(array.shape, self.shape):
+            return array
+        if self.enforce_shape:
+            raise BadInput(
+                f"The array has shape {list(array.shape)}, expected {list(self.shape)}.",
+                detail={"expected_shape": list(self.shape), "got_shape": list(array.shape)},
+            )
+        if self.shape.count(-1) <= 1:
+            try:
+                return array.reshape(self.shape)
+            except ValueError:
+                pass
+        return array
+
+
+def _array_from_json(value: Any) -> np.ndarray:
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise BadInput("The JSON is not a rectangular array.", detail=str(exc)) from exc
+    if array.dtype.hasobject:
+        raise BadInput(
+            "The JSON is not an array of numbers, booleans or strings.",
+            detail="Nested lists must be rectangular and hold no objects or nulls.",
+        )
+    return array
+
+
+def _load_npy(body: bytes) -> np.ndarray:
+    """Read ``.npy`` bytes without ever unpickling: object dtypes are refused from the header."""
+    stream = io.BytesIO(body)
+    try:
+        version = npy_format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran_order, dtype = npy_format.read_array_header_1_0(stream, max_header_size=_MAX_NPY_HEADER)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = npy_format.read_array_header_2_0(stream, max_header_size=_MAX_NPY_HEADER)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+    except Exception as exc:
+        raise BadInput("The request body is not a valid .npy file.", detail=str(exc)) from exc
+    if dtype.hasobject:
+        raise BadInput(
+            "The .npy file holds Python objects, which are not accepted.",
+            detail="Save the array with a numeric or string dtype (allow_pickle=False).",
+        )
+    count = int(np.prod(shape, dtype=np.int64))
+    offset = stream.tell()
+    if len(body) - offset != count * dtype.itemsize:
+        raise BadInput(
+            "The .npy file's data does not match its header.",
+            detail={"expected_bytes": count * dtype.itemsize, "got_bytes": len(body) - offset},
+        )
+    flat = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
+    return flat.reshape(shape, order="F" if fortran_order else "C").copy()
+
+
+def _shape_fits(shape: tuple[int, ...], expected: tuple[int, ...]) -> bool:
+    return len(shape) == len(expected) and all(e == -1 or e == s for s, e in zip(shape, expected))
+
+
+def _fits_losslessly(array: np.ndarray, target: np.dtype) -> bool:
+    """Whether JSON values fit ``target``: ints into floats, integral floats into ints in range."""
+    source = array.dtype.kind
+    if target.kind in "fc":
+        return source in "biuf" or (source == "c" and target.kind == "c")
+    if target.kind in "iu":
+        if source == "b":
+            return True
+        if source == "f" and not np.all(np.isfinite(array) & (np.mod(array, 1) == 0)):
+            return False
+        return source in "iuf" and _in_range(array, target)
+    return bool(np.can_cast(array.dtype, target, casting="safe"))
+
+
+def _astype(array: np.ndarray, target: np.dtype) -> np.ndarray:
+    """Cast, refusing what would silently wrap around or turn into garbage."""
+    if target.kind in "iu" and array.dtype.kind in "biuf" and not _in_range(array, target):
+        raise _dtype_error(array, target)
+    try:
+        with np.errstate(all="raise"):
+            return array.astype(target)
+    except (ValueError, TypeError, OverflowError, FloatingPointError) as exc:
+        raise _dtype_error(array, target) from exc
+
+
+def _in_range(array: np.ndarray, target: np.dtype) -> bool:
+    if array.size == 0 or array.dtype.kind == "b":
+        return True
+    info = np.iinfo(target)
+    with np.errstate(invalid="ignore"):
+        return bool(array.min() >= info.min and array.max() <= info.max)
+
+
+def _dtype_error(array: np.ndarray, target: np.dtype) -> BadInput:
+    return BadInput(
+        f"The array's {array.dtype} values cannot be used as {target}.",
+        detail={"expected_dtype": str(target), "got_dtype": str(array.dtype)},
+    )

@@ -1,0 +1,46 @@
+"""The last line of defence: any exception becomes a JSON error, with the traceback logged."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import ServiceError, error_response
+from runners.errors import RunnerError
+
+logger = logging.getLogger("tiffin.error")
+
+
+def log_failure(exc: BaseException, scope: Scope) -> None:
+    if isinstance(exc, (ServiceError, RunnerError)) and exc.status_code < 500:
+        return
+    rid = scope.get("state", {}).get("request_id")
+    logger.error(
+        "request %s %s failed [request_id=%s]", scope.get("method"), scope.get("path"), rid, exc_info=exc
+    )
+
+
+class ErrorMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception as exc:
+            log_failure(exc, scope)
+            if started:
+                raise
+            await error_response(exc)(scope, receive, send)

@@ -1,0 +1,38 @@
+"""``timeout``: past it the request is answered 504, and its deadline goes to the runner."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import Timeout, error_response
+from runners import deadline
+
+
+class TimeoutMiddleware:
+    def __init__(self, app: ASGIApp, *, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        with deadline.scope(time.time() + self.seconds):
+            try:
+                async with asyncio.timeout(self.seconds):
+                    await self.app(scope, receive, send_tracked)
+            except TimeoutError:
+                if started:
+                    raise
+                await error_response(Timeout(detail={"timeout": self.seconds}))(scope, receive, send)

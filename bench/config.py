@@ -1,0 +1,108 @@
+"""What the benchmark runs: servers, models, load points and the targets they are judged by.
+
+Adding a server is one line in ``SERVERS``: a command line with placeholders filled in at
+start: ``{bin}`` (the venv's bin directory), ``{host}``, ``{port}`` (a free port) and
+``{config}`` (the model's tiffin config file). Every server gets ``TIFFIN_HOME`` (the bench's
+private model store), ``BENCH_MODEL`` (the stored model's name) and ``BENCH_ANSWERS`` (a JSON
+file of request bodies and their answers) in its environment, runs with the repository as its
+working directory, and must answer ``GET /readyz`` with 200 once it serves ``POST /classify``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from bench.models import HEAVY, IRIS
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    argv: tuple[str, ...]
+
+
+GUNICORN = (
+    "{bin}/gunicorn",
+    "--workers=2",
+    "--worker-class=uvicorn_worker.UvicornWorker",
+    "--bind={host}:{port}",
+    "--no-control-socket",
+    "--log-level=warning",
+)
+
+SERVERS: tuple[ServerSpec, ...] = (
+    ServerSpec("tiffin", ("{bin}/tiffin", "serve", "{config}", "--host={host}", "--port={port}", "--workers=2")),
+    ServerSpec("baseline", (*GUNICORN, "bench.servers.baseline_app:app")),
+    ServerSpec("ceiling", (*GUNICORN, "bench.servers.ceiling_app:app")),
+)
+BASELINE = "baseline"
+SUBJECT = "tiffin"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One load level: this many rows per request body, this many wrk connections."""
+
+    rows: int
+    connections: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.rows}row-c{self.connections}"
+
+    @property
+    def label(self) -> str:
+        rows = "1 row" if self.rows == 1 else f"{self.rows} rows"
+        return f"{rows}, c={self.connections}"
+
+    @property
+    def threads(self) -> int:
+        return 1 if self.connections == 1 else 2
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # short name in reports
+    store_name: str  # name in the model store
+    config: str  # tiffin config serving it, relative to the repository
+    points: tuple[Point, ...]
+
+
+SINGLE_ROW = (Point(1, 1), Point(1, 16), Point(1, 64))
+MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec("iris", IRIS, "config/service.yaml", (*SINGLE_ROW, Point(100, 16))),
+    ModelSpec("heavy", HEAVY, "bench/heavy.yaml", SINGLE_ROW),
+)
+
+Metric = Literal["rps", "p50_ms", "p99_ms", "ready_s", "worker_rss_mb"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A check on tiffin's median figure: relative ones divide it by the baseline's."""
+
+    model: str
+    metric: Metric
+    op: Literal[">=", "<="]
+    bound: float
+    point: str | None = None  # Point.key for load metrics; None for per-start figures
+    relative: bool = True
+
+    @property
+    def text(self) -> str:
+        where = f"{self.model} {self.point}" if self.point else self.model
+        unit = "× baseline" if self.relative else {"ready_s": "s", "worker_rss_mb": "MB"}.get(self.metric, "")
+        return f"{where}: {SUBJECT} {self.metric} {self.op} {self.bound:g} {unit}".rstrip()
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("iris", "rps", ">=", 1.0, point="1row-c64"),
+    Target("iris", "p99_ms", "<=", 1.5, point="1row-c64"),
+    Target("iris", "p50_ms", "<=", 2.0, point="1row-c1"),
+    Target("heavy", "rps", ">=", 2.0, point="1row-c64"),
+    Target("iris", "worker_rss_mb", "<=", 80, relative=False),
+    Target("heavy", "worker_rss_mb", "<=", 80, relative=False),
+    Target("iris", "ready_s", "<=", 2.0, relative=False),
+    Target("heavy", "ready_s", "<=", 2.0, relative=False),
+)

@@ -1,0 +1,1 @@
+"""Servers the benchmark compares tiffin with: a hand-written FastAPI app and a bare ASGI app."""
