@@ -47,6 +47,12 @@ from app.templates import TemplateResolver
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+def _route(path: str, methods: frozenset[str], endpoint: Endpoint, name: str) -> Route:
+    route = Route(path, _only(methods, endpoint), name=name)
+    route.methods = None  # match every method, so no mount can take the path; 405 comes from _only
+    return route
+
+
 def _only(methods: frozenset[str], endpoint: Endpoint) -> Endpoint:
     """Accept every method at the route, so no mount can take it, and answer 405 to the rest."""
     allow = ", ".join(sorted(methods))
@@ -113,14 +119,14 @@ class ServiceApp:
 
     def _own_routes(self) -> list[BaseRoute]:
         routes: list[BaseRoute] = [
-            Route("/livez", _only(_GET, self._livez), name="livez"),
-            Route("/healthz", _only(_GET, self._livez), name="healthz"),
-            Route("/readyz", _only(_GET, self._readyz), name="readyz"),
-            Route("/metrics", _only(_GET, self._metrics), name="metrics"),
-            Route("/docs.json", _only(_GET, self._docs), name="docs"),
+            _route("/livez", _GET, self._livez, "livez"),
+            _route("/healthz", _GET, self._livez, "healthz"),
+            _route("/readyz", _GET, self._readyz, "readyz"),
+            _route("/metrics", _GET, self._metrics, "metrics"),
+            _route("/docs.json", _GET, self._docs, "docs"),
         ]
         for api in self.service.apis:
-            routes.append(Route(api.route, _only(_POST, self._api_endpoint(api)), name=api.name))
+            routes.append(_route(api.route, _POST, self._api_endpoint(api), api.name))
         routes.extend(swagger_routes(docs_url="/docs.json"))
         return routes
 

@@ -34,13 +34,11 @@ Every problem is a ``ConfigError`` whose ``str()`` is one line,
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import types
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args
 from urllib.parse import urlsplit
 
 import yaml
@@ -56,6 +54,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.config_errors import ConfigError, KeyedError, from_validation_error
 from app.imports import ImportTargetError, import_target, parse_target
 from app.sizes import MiB, parse_size
 
@@ -63,17 +62,23 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "ENV_OVERRIDES",
     "RESERVED_ROUTES",
+    "AccessLogConfig",
     "ApiConfig",
     "BatchingConfig",
     "ConfigError",
     "CorsConfig",
+    "DataFrameIOConfig",
+    "FileIOConfig",
     "IoConfig",
+    "JsonIOConfig",
     "LoggingConfig",
     "MetricsConfig",
     "MiddlewareConfig",
     "MountConfig",
+    "NdarrayIOConfig",
     "RunnerConfig",
     "ServerConfig",
+    "TextIOConfig",
     "TiffinConfig",
     "check_imports",
     "load_config",
@@ -99,43 +104,11 @@ ENV_OVERRIDES: dict[str, str] = {
 # Paths the server answers itself; an API there would be shadowed or would shadow them.
 RESERVED_ROUTES = frozenset({"/", "/livez", "/healthz", "/readyz", "/metrics", "/docs.json"})
 
-_NO_VALUE: Any = object()
-
-
-class ConfigError(Exception):
-    """An invalid configuration. ``str()`` is one line; ``errors`` holds every problem found."""
-
-    def __init__(
-        self,
-        source: str,
-        key: str,
-        problem: str,
-        value: Any = _NO_VALUE,
-        *,
-        errors: Sequence[ConfigError] = (),
-    ) -> None:
-        self.source = source
-        self.key = key
-        self.problem = problem
-        self.value = value
-        self.errors: list[ConfigError] = list(errors) or [self]
-        line = ": ".join(part for part in (source, key, problem) if part)
-        if value is not _NO_VALUE:
-            line += f" (got {_brief(value)})"
-        super().__init__(" ".join(line.split()))
-
-
-class _KeyedError(ValueError):
-    """Raised inside validators to point below the validated object: ``loc`` is appended."""
-
-    def __init__(self, loc: tuple[str | int, ...], message: str, value: Any = _NO_VALUE) -> None:
-        self.loc = loc
-        self.message = message
-        self.value = value
-        super().__init__(".".join(map(str, loc)) + ": " + message if loc else message)
-
 
 # --- field types -------------------------------------------------------------------------
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 def _import_path(value: str) -> str:
@@ -156,8 +129,11 @@ def _default_workers(value: Any) -> Any:
     return (os.cpu_count() or 1) if value is None else value
 
 
-def _upper(value: Any) -> Any:
-    return value.upper() if isinstance(value, str) else value
+def _log_level(value: Any) -> Any:
+    # case-insensitive, but a wrong value is reported as written
+    if isinstance(value, str) and value.upper() in get_args(LogLevel):
+        return value.upper()
+    return value
 
 
 ImportPath = Annotated[str, AfterValidator(_import_path)]
@@ -166,6 +142,7 @@ _MODEL_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-
 _RUNNER_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _RUNNER_METHOD = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z_][A-Za-z0-9_]*)")
 _METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MIME_TYPE = re.compile(r"[\w.+-]+/([\w.+-]+|\*)")
 
 
 # --- server ------------------------------------------------------------------------------
@@ -246,9 +223,9 @@ class RunnerConfig(BaseModel):
     @model_validator(mode="after")
     def _model_or_runnable(self) -> RunnerConfig:
         if self.model is None and self.runnable is None:
-            raise _KeyedError((), "needs 'model' (a model tag) or 'runnable' (an import path)")
+            raise KeyedError((), "needs 'model' (a model tag) or 'runnable' (an import path)")
         if self.model is not None and self.runnable is not None:
-            raise _KeyedError(("runnable",), "give 'model' or 'runnable', not both")
+            raise KeyedError(("runnable",), "give 'model' or 'runnable', not both")
         return self
 
 
@@ -273,7 +250,7 @@ class NdarrayIOConfig(BaseModel):
 
         try:
             kind = numpy.dtype(value).kind
-        except TypeError:
+        except (TypeError, ValueError):
             raise ValueError("not a numpy dtype") from None
         if kind in "OV":
             raise ValueError("object and structured dtypes are not allowed")
@@ -289,9 +266,9 @@ class NdarrayIOConfig(BaseModel):
     @model_validator(mode="after")
     def _enforce_needs_value(self) -> NdarrayIOConfig:
         if self.enforce_dtype and self.dtype is None:
-            raise _KeyedError(("enforce_dtype",), "needs 'dtype'", True)
+            raise KeyedError(("enforce_dtype",), "needs 'dtype'", True)
         if self.enforce_shape and self.shape is None:
-            raise _KeyedError(("enforce_shape",), "needs 'shape'", True)
+            raise KeyedError(("enforce_shape",), "needs 'shape'", True)
         return self
 
 
@@ -318,7 +295,14 @@ class FileIOConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     type: Literal["file"] = "file"
-    mime_type: str | None = Field(None, pattern=r"^[\w.+-]+/[\w.+*-]+$")
+    mime_type: str | None = None
+
+    @field_validator("mime_type")
+    @classmethod
+    def _check_mime_type(cls, value: str | None) -> str | None:
+        if value is not None and not _MIME_TYPE.fullmatch(value):
+            raise ValueError("should be a media type such as 'image/png' or 'image/*'")
+        return value
 
 
 IoConfig = Annotated[
@@ -339,8 +323,9 @@ class ApiConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _default_route(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("route") is None and isinstance(data.get("name"), str):
-            data = {**data, "route": data["name"]}
+        if isinstance(data, dict) and data.get("route") is None:
+            if isinstance(data.get("name"), str):
+                data = {**data, "route": data["name"]}
         return data
 
     @field_validator("route")
@@ -413,9 +398,9 @@ class MetricsConfig(BaseModel):
             raise ValueError("needs at least one bucket")
         for index, bound in enumerate(value):
             if not bound > 0:
-                raise _KeyedError((index,), "should be greater than 0", bound)
+                raise KeyedError((index,), "should be greater than 0", bound)
             if index and bound <= value[index - 1]:
-                raise _KeyedError((index,), "buckets should be in increasing order", bound)
+                raise KeyedError((index,), "buckets should be in increasing order", bound)
         return value
 
 
@@ -429,9 +414,7 @@ class AccessLogConfig(BaseModel):
 class LoggingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    level: Annotated[
-        Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)
-    ] = "INFO"
+    level: Annotated[LogLevel, BeforeValidator(_log_level)] = "INFO"
     access: AccessLogConfig = AccessLogConfig()
 
 
@@ -460,10 +443,10 @@ class TiffinConfig(BaseModel):
         by_env: dict[str, str] = {}
         for name in value:
             if not _RUNNER_NAME.fullmatch(name):
-                raise _KeyedError((name,), "a runner name may hold only letters, digits, '_' and '-'")
+                raise KeyedError((name,), "a runner name may hold only letters, digits, _ and -")
             other = by_env.setdefault(runner_url_env(name), name)
             if other != name:
-                raise _KeyedError(
+                raise KeyedError(
                     (name,), f"shares {runner_url_env(name)} with runner {other!r}; rename one"
                 )
         return value
@@ -474,27 +457,25 @@ class TiffinConfig(BaseModel):
         routes: dict[str, int] = {}
         for index, api in enumerate(self.apis):
             if api.name in names:
-                raise _KeyedError(
-                    ("apis", index, "name"), f"duplicate API name (also apis.{names[api.name]})", api.name
-                )
+                where = f"name already used by apis.{names[api.name]}"
+                raise KeyedError(("apis", index, "name"), where, api.name)
             if api.route in routes:
-                raise _KeyedError(
-                    ("apis", index, "route"), f"duplicate route (also apis.{routes[api.route]})", api.route
-                )
+                where = f"route already used by apis.{routes[api.route]}"
+                raise KeyedError(("apis", index, "route"), where, api.route)
             if api.route in RESERVED_ROUTES:
-                raise _KeyedError(("apis", index, "route"), "the server answers this path itself", api.route)
+                raise KeyedError(
+                    ("apis", index, "route"), "the server answers this path itself", api.route
+                )
             if api.runner_name not in self.runners:
                 known = ", ".join(self.runners) or "none configured"
-                raise _KeyedError(
-                    ("apis", index, "runner"), f"no runner named {api.runner_name!r} (runners: {known})"
-                )
+                problem = f"no runner named {api.runner_name!r} (runners: {known})"
+                raise KeyedError(("apis", index, "runner"), problem)
             names[api.name] = routes[api.route] = index
         paths: dict[str, int] = {}
         for index, mount in enumerate(self.mounts):
             if mount.path in paths:
-                raise _KeyedError(
-                    ("mounts", index, "path"), f"duplicate mount path (also mounts.{paths[mount.path]})", mount.path
-                )
+                where = f"path already used by mounts.{paths[mount.path]}"
+                raise KeyedError(("mounts", index, "path"), where, mount.path)
             paths[mount.path] = index
         return self
 
@@ -517,7 +498,7 @@ class TiffinConfig(BaseModel):
 
 
 def runner_url_env(name: str) -> str:
-    """The environment variable holding runner ``name``'s URL: ``iris-clf`` → ``TIFFIN_RUNNER_IRIS_CLF_URL``."""
+    """The variable with runner ``name``'s URL: ``iris-clf`` → ``TIFFIN_RUNNER_IRIS_CLF_URL``."""
     return "TIFFIN_RUNNER_" + re.sub(r"[^A-Z0-9]", "_", name.upper()) + "_URL"
 
 
@@ -552,7 +533,7 @@ def load_config(
     try:
         config = TiffinConfig.model_validate(data)
     except ValidationError as exc:
-        raise _from_validation_error(exc, lambda key: _source(sources, key)) from None
+        raise from_validation_error(exc, TiffinConfig, lambda key: _source(sources, key)) from None
     config._path = file.resolve() if file is not None else None
     config._sources = sources
     return config
@@ -677,97 +658,3 @@ def _source(sources: Mapping[str, str], key: str) -> str:
         if prefix and (key == prefix or key.startswith(prefix + ".")):
             return source
     return sources.get("", "<config>")
-
-
-# --- turning pydantic's errors into one line each ----------------------------------------
-
-
-def _from_validation_error(exc: ValidationError, source_of: Callable[[str], str]) -> ConfigError:
-    problems = [_one_error(error, source_of) for error in exc.errors(include_url=False)]
-    first = problems[0]
-    return ConfigError(first.source, first.key, first.problem, first.value, errors=problems)
-
-
-def _one_error(error: Any, source_of: Callable[[str], str]) -> ConfigError:
-    loc = tuple(error["loc"])
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    value: Any = error.get("input", _NO_VALUE)
-    problem = error["msg"]
-    cause = ctx.get("error")
-    if isinstance(cause, _KeyedError):
-        loc += cause.loc
-        problem, value = cause.message, cause.value
-    elif kind == "value_error" and cause is not None:
-        problem = str(cause)
-    elif kind == "union_tag_invalid":
-        loc += ("type",)
-        problem, value = f"unknown type; expected one of {ctx['expected_tags']}", ctx["tag"]
-    elif kind in ("union_tag_not_found", "missing"):
-        loc += ("type",) if kind == "union_tag_not_found" else ()
-        problem, value = "missing required key", _NO_VALUE
-    elif kind in ("model_type", "model_attributes_type", "dict_type"):
-        problem = "should be a mapping of keys"
-    path, owner = _walk(loc)
-    if kind == "extra_forbidden":
-        problem, value = "unknown key", _NO_VALUE
-        if owner is not None:
-            keys = [field.alias or name for name, field in owner.model_fields.items()]
-            close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
-            if close:
-                problem += f" (did you mean {close[0]!r}?)"
-    key = ".".join(map(str, path))
-    return ConfigError(source_of(key), key, problem, value)
-
-
-def _walk(loc: tuple[Any, ...]) -> tuple[list[Any], type[BaseModel] | None]:
-    """Follow ``loc`` through the model classes: drop the union tags pydantic inserts into
-    locations, and return the model that holds the last key (for "did you mean")."""
-    node: Any = TiffinConfig
-    path: list[Any] = []
-    owner: type[BaseModel] | None = None
-    for part in loc:
-        node = _unwrap(node)
-        if isinstance(node, type) and issubclass(node, BaseModel):
-            owner = node
-            field = next(
-                (f for n, f in node.model_fields.items() if part in (n, f.alias)), None
-            )
-            node = field.annotation if field is not None else None
-        elif get_origin(node) in (list, dict):
-            owner, node = None, get_args(node)[-1]
-        elif get_origin(node) in (Union, types.UnionType):
-            member = next((m for m in get_args(node) if _tag_of(m) == part), None)
-            if member is not None:
-                node = member
-                continue
-            owner, node = None, None
-        else:
-            owner, node = None, None
-        path.append(part)
-    return path, owner
-
-
-def _unwrap(node: Any) -> Any:
-    while True:
-        origin = get_origin(node)
-        if origin is Annotated:
-            node = get_args(node)[0]
-        elif origin in (Union, types.UnionType):
-            members = [a for a in get_args(node) if a is not type(None)]
-            if len(members) != 1:
-                return node
-            node = members[0]
-        else:
-            return node
-
-
-def _tag_of(member: Any) -> Any:
-    if isinstance(member, type) and issubclass(member, BaseModel) and "type" in member.model_fields:
-        return member.model_fields["type"].default
-    return None
-
-
-def _brief(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -162,7 +162,8 @@ def _get_attribute(spec: str, module: ModuleType, attribute: str) -> Any:
         except AttributeError:
             owner = "the module" if not done else repr(".".join(done))
             reason = f"{owner} has no attribute {part!r}"
-            close = difflib.get_close_matches(part, [n for n in dir(obj) if not n.startswith("__")], n=1)
+            public = [name for name in dir(obj) if not name.startswith("__")]
+            close = difflib.get_close_matches(part, public, n=1)
             if close:
                 reason += f" (did you mean {close[0]!r}?)"
             raise ImportTargetError(spec, reason) from None

@@ -23,7 +23,7 @@ for _power, _prefix in enumerate(_PREFIXES, start=1):
     _UNITS[_prefix] = _UNITS[_prefix + "b"] = 1000**_power
     _UNITS[_prefix + "i"] = _UNITS[_prefix + "ib"] = 1024**_power
 
-_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*", re.IGNORECASE)
+_SIZE = re.compile(r" *(\d+(?:\.\d*)?|\.\d+) *([a-z]*) *", re.IGNORECASE)
 
 _HINT = "a size is a number of bytes, or a number with a unit such as 512KiB, 20MiB or 1GB"
 
@@ -51,7 +51,7 @@ def parse_size(value: object) -> int:
 
 
 def format_size(size: int) -> str:
-    """The shortest exact binary spelling of ``size``: 20971520 → ``20MiB``, 1000 → ``1000B``."""
+    """The shortest exact binary spelling: 20971520 → ``20MiB``, 1000 → ``1000B``."""
     for power in range(len(_PREFIXES), 0, -1):
         unit = 1024**power
         if size and size % unit == 0:

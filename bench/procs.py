@@ -14,6 +14,7 @@ from pathlib import Path
 
 PROC = Path("/proc")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 LISTEN = "0A"
 
 
@@ -25,13 +26,15 @@ class ProcInfo:
     state: str
     start_ticks: int  # start time since boot: with the pid, identifies a process for good
     rss_bytes: int
+    cpu_ticks: int  # user + system time so far
 
 
 def parse_stat(text: str) -> ProcInfo:
     """Parse /proc/PID/stat (the command name may hold spaces and parentheses)."""
     pid = int(text[: text.index(" ")])
     fields = text[text.rindex(")") + 2 :].split()
-    # fields[0] is field 3 of proc(5): state, ppid, pgrp, ..., starttime (22), vsize, rss (24)
+    # fields[0] is field 3 of proc(5): state, ppid, pgrp, ..., utime (14), stime, ...,
+    # starttime (22), vsize, rss (24)
     return ProcInfo(
         pid=pid,
         ppid=int(fields[1]),
@@ -39,6 +42,7 @@ def parse_stat(text: str) -> ProcInfo:
         state=fields[0],
         start_ticks=int(fields[19]),
         rss_bytes=int(fields[21]) * PAGE_SIZE,
+        cpu_ticks=int(fields[11]) + int(fields[12]),
     )
 
 
@@ -125,6 +129,14 @@ def leaves(holders: list[ProcInfo]) -> list[ProcInfo]:
     """The holders none of whose children is a holder (workers, not their master)."""
     parents = {info.ppid for info in holders}
     return [info for info in holders if info.pid not in parents]
+
+
+def busy_seconds(stat_text: str | None = None) -> float:
+    """CPU time the whole machine spent busy since boot, all CPUs (from /proc/stat)."""
+    text = stat_text if stat_text is not None else (PROC / "stat").read_text()
+    fields = [int(v) for v in text.splitlines()[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
+    return (user + nice + system + irq + softirq) / CLOCK_TICKS
 
 
 def cmdline(pid: int) -> str:

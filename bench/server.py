@@ -118,7 +118,7 @@ class Server:
         while time.monotonic() < deadline:
             code = self.proc.poll()
             if code is not None:
-                raise ServerFailed(f"exited with code {code} before ready; {self.log_tail()}")
+                raise ServerFailed(f"exited with code {code} before ready: {self.log_tail()}")
             try:
                 status, _ = http_request(self.host, self.port, "GET", "/readyz", timeout=1.0)
             except (OSError, http.client.HTTPException):
@@ -127,7 +127,7 @@ class Server:
                 self.ready_s = time.monotonic() - self.started_at
                 return self.ready_s
             time.sleep(poll)
-        raise ServerFailed(f"/readyz not 200 within {timeout:g} s; {self.log_tail()}")
+        raise ServerFailed(f"/readyz not 200 within {timeout:g} s: {self.log_tail()}")
 
     def check_answer(self, body: bytes, expected: bytes) -> None:
         """One request before the load: a wrong answer fails here with a readable message."""
@@ -141,13 +141,15 @@ class Server:
             )
 
     def log_tail(self, lines: int = 15) -> str:
+        """The log's last line, then its last ``lines`` lines indented."""
         try:
-            text = self.log_path.read_text(errors="replace").strip().splitlines()
+            text = [line for line in self.log_path.read_text(errors="replace").splitlines() if line.strip()]
         except OSError:
             text = []
         if not text:
             return f"no output (log {self.log_path})"
-        return f"last lines of {self.log_path}:\n    " + "\n    ".join(text[-lines:])
+        tail = "\n    ".join(text[-lines:])
+        return f"{text[-1].strip()}\n  last lines of {self.log_path}:\n    {tail}"
 
     # memory sampling
 
@@ -174,6 +176,13 @@ class Server:
             for info in workers:
                 memory.workers_seen.add(info.pid)
                 memory.worker_peak = max(memory.worker_peak, info.rss_bytes)
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the living processes of the tree."""
+        if self.proc is None:
+            return 0.0
+        tree = procs.process_tree(self.proc.pid, procs.all_procs())
+        return sum(info.cpu_ticks for info in tree) / procs.CLOCK_TICKS
 
     # stopping
 

@@ -1,0 +1,24 @@
+"""tiffin runners: the model store, ``Runnable``, adaptive batching, the runner sidecar and its client.
+
+This package never imports ``app``. The public names are below; everything else lives in its
+own module (``runners.store``, ``runners.server``, ``runners.client`` ...).
+"""
+
+from runners import sklearn
+from runners.errors import DeadlineExceeded, InvalidInput, RunnerError, RunnerOverloaded, RunnerUnavailable
+from runners.runnable import Runnable, method
+from runners.runner import Runner
+from runners.tag import Tag
+
+__all__ = [
+    "DeadlineExceeded",
+    "InvalidInput",
+    "Runnable",
+    "Runner",
+    "RunnerError",
+    "RunnerOverloaded",
+    "RunnerUnavailable",
+    "Tag",
+    "method",
+    "sklearn",
+]

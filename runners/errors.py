@@ -5,6 +5,7 @@ the same way, and they cross the wire as JSON (``to_dict``/``from_dict``), never
 
     RunnerError                   500  base; an exception inside the model
     ├── InvalidInput              400  undecodable body, wrong shape for the model
+    ├── UnknownMethod             404  the runner has no such method
     ├── UnsupportedMediaType      415  a content type the runner does not take
     ├── RunnerOverloaded          503  the batching queue is full (has retry_after)
     ├── RunnerUnavailable         503  the sidecar cannot be reached, or is not ready
@@ -53,6 +54,11 @@ class InvalidInput(RunnerError):
     message = "The runner could not use the input."
 
 
+class UnknownMethod(RunnerError):
+    status_code = 404
+    message = "The runner has no such method."
+
+
 class UnsupportedMediaType(RunnerError):
     status_code = 415
     message = "The runner does not accept this content type."
@@ -73,6 +79,20 @@ class DeadlineExceeded(RunnerError):
     message = "The request's deadline passed before the runner computed it."
 
 
-_KINDS = (RunnerError, InvalidInput, UnsupportedMediaType, RunnerOverloaded, RunnerUnavailable, DeadlineExceeded)
+_KINDS = (
+    RunnerError,
+    InvalidInput,
+    UnknownMethod,
+    UnsupportedMediaType,
+    RunnerOverloaded,
+    RunnerUnavailable,
+    DeadlineExceeded,
+)
 _BY_NAME = {k.__name__: k for k in _KINDS}
-_BY_STATUS = {400: InvalidInput, 415: UnsupportedMediaType, 503: RunnerUnavailable, 504: DeadlineExceeded}
+_BY_STATUS = {
+    400: InvalidInput,
+    404: UnknownMethod,
+    415: UnsupportedMediaType,
+    503: RunnerUnavailable,
+    504: DeadlineExceeded,
+}

@@ -23,7 +23,7 @@ def _pandas() -> Any:
 
 
 def _is_pandas(value: Any, kind: str) -> bool:
-    return type(value).__module__.startswith("pandas.") and type(value).__name__ == kind
+    return type(value).__module__.partition(".")[0] == "pandas" and type(value).__name__ == kind
 
 
 def key(value: Any, dim: int) -> Hashable | None:

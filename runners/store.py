@@ -106,10 +106,10 @@ class StoredModel:
     def artifact_path(self) -> Path:
         return self.path / self.info.artifact
 
-    def verify(self) -> Path:
-        """The artifact's path, once its checksum matches the metadata."""
+    def verify(self, data: bytes | None = None) -> Path:
+        """The artifact's path, once its checksum (or that of ``data`` read from it) matches the metadata."""
         try:
-            digest = sha256_file(self.artifact_path)
+            digest = sha256_file(self.artifact_path) if data is None else hashlib.sha256(data).hexdigest()
         except OSError as exc:
             raise ModelCorrupted(f"model {self.tag}: cannot read artifact {self.artifact_path}: {exc}") from exc
         if digest != self.info.sha256:

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import BadInput, UnsupportedMediaType
+from app.errors import BadInput, ServiceError, UnsupportedMediaType
 
 __all__ = ["IODescriptor", "media_type_of", "negotiate", "read_body"]
 
@@ -71,6 +71,8 @@ async def read_body(request: Request) -> bytes:
     """The whole body; a client that goes away mid-body is bad input, not a server error."""
     try:
         return await request.body()
+    except ServiceError:  # e.g. PayloadTooLarge from the body-size limit
+        raise
     except Exception as exc:  # ClientDisconnect, malformed chunked encoding, ...
         raise BadInput("The request body could not be read.", detail=str(exc)) from exc
 

@@ -21,6 +21,7 @@ __all__ = [
     "dumps",
     "json_response",
     "json_safe",
+    "jsonable",
     "loads",
     "type_schema",
     "validation_detail",
@@ -31,7 +32,7 @@ REF_TEMPLATE = "#/components/schemas/{model}"
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
-def _default(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
     """Everything orjson does not encode by itself (non-contiguous arrays, models, ...)."""
     if isinstance(obj, np.ndarray):
         return obj.tolist()
@@ -56,7 +57,7 @@ def _default(obj: Any) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    return orjson.dumps(value, default=_default, option=_OPTIONS)
+    return orjson.dumps(value, default=jsonable, option=_OPTIONS)
 
 
 def loads(body: bytes | str, what: str = "The request body") -> Any:
@@ -78,7 +79,7 @@ def json_safe(value: Any) -> Any:
 
 def _safe_default(obj: Any) -> Any:
     try:
-        return _default(obj)
+        return jsonable(obj)
     except TypeError:
         if isinstance(obj, (bytes, bytearray, memoryview)):
             return bytes(obj).decode("utf-8", errors="replace")
@@ -96,7 +97,10 @@ def type_schema(tp: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict
     Both modes are generated together so that a model that differs between them gets two
     names (``Model-Input``, ``Model-Output``) instead of two different schemas under one name.
     """
-    adapter = pydantic.TypeAdapter(tp)
-    keys = [("in", "validation", adapter), ("out", "serialization", adapter)]
-    schemas, top = pydantic.TypeAdapter.json_schemas(keys, ref_template=REF_TEMPLATE)  # type: ignore[arg-type]
+    try:
+        adapter = pydantic.TypeAdapter(tp)
+        keys = [("in", "validation", adapter), ("out", "serialization", adapter)]
+        schemas, top = pydantic.TypeAdapter.json_schemas(keys, ref_template=REF_TEMPLATE)  # type: ignore[arg-type]
+    except (pydantic.PydanticUserError, TypeError):
+        return {}, {}, {}  # a type with no JSON schema (an arbitrary class): documented as any JSON
     return schemas[("in", "validation")], schemas[("out", "serialization")], dict(top.get("$defs", {}))

@@ -47,8 +47,13 @@ class PandasDataFrame(IODescriptor):
     async def from_request(self, request: Request) -> pd.DataFrame:
         media_type = self.check_media_type(request)
         body = await read_body(request)
-        frame = _from_csv(body) if media_type == CSV else self._from_json(loads(body))
-        return self._conform(frame)
+        if media_type == CSV:
+            return self._conform(_from_csv(body))
+        return self.from_json_value(loads(body))
+
+    def from_json_value(self, value: Any) -> pd.DataFrame:
+        """A DataFrame from parsed JSON in any of the three orientations (BadInput if not a table)."""
+        return self._conform(self._from_json(value))
 
     def to_response(self, value: Any, *, accept: str | None = None) -> Response:
         frame = value if isinstance(value, pd.DataFrame) else _as_frame(value)
@@ -99,7 +104,7 @@ class PandasDataFrame(IODescriptor):
                 if all(isinstance(row, Mapping) for row in value):
                     return pd.DataFrame.from_records(value)
             elif isinstance(value, Mapping):
-                if "data" in value and set(value) <= {"columns", "data", "index"}:
+                if _is_split(value, declared=self.orient == "split"):
                     return pd.DataFrame(value["data"], columns=value.get("columns"), index=value.get("index"))
                 if value and not any(isinstance(v, (list, Mapping)) for v in value.values()):
                     return pd.DataFrame([value])  # one record
@@ -126,6 +131,13 @@ class PandasDataFrame(IODescriptor):
             except Exception as exc:
                 raise BadInput("The table's values do not fit the declared dtypes.", detail=str(exc)) from exc
         return frame
+
+
+def _is_split(value: Mapping[str, Any], declared: bool) -> bool:
+    """``{"columns": [...], "data": [[...]]}``; with ``orient="split"`` the columns may be left out."""
+    keys = set(value)
+    needed = {"data"} if declared else {"columns", "data"}
+    return needed <= keys <= {"columns", "data", "index"}
 
 
 def _from_csv(body: bytes) -> pd.DataFrame:

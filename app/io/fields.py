@@ -16,46 +16,37 @@ import pandas as pd
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
 from app.errors import BadInput
+from app.io.dataframe import PandasDataFrame
+from app.io.ndarray import NumpyNdarray
 
 __all__ = ["DataFrameField", "jsonable_annotation", "ndarray_field"]
 
 
-def _ndarray_validator(dtype: np.dtype | None) -> PlainValidator:
-    from app.io.ndarray import NumpyNdarray, _array_from_json
-
-    cast = NumpyNdarray(dtype=dtype)
+def ndarray_field(dtype: Any = None) -> Any:
+    """``Annotated[np.ndarray, ...]`` read from a (nested) JSON list, cast to ``dtype``."""
+    descriptor = NumpyNdarray(dtype=dtype)
 
     def validate(value: Any) -> np.ndarray:
         try:
             if isinstance(value, np.ndarray):
-                return cast._cast_npy(value)
-            return cast._cast_json(_array_from_json(value))
-        except BadInput as exc:  # pydantic reports ValueErrors with the field's location
+                return descriptor.from_array(value)
+            return descriptor.from_json_value(value)
+        except BadInput as exc:  # as a ValueError pydantic reports it with the field's location
             raise ValueError(exc.message) from exc
-
-    return PlainValidator(validate)
-
-
-def ndarray_field(dtype: Any = None) -> Any:
-    """``Annotated[np.ndarray, ...]`` read from a (nested) JSON list, cast to ``dtype``."""
-    dtype = np.dtype(dtype) if dtype is not None else None
-    from app.io.ndarray import NumpyNdarray
 
     return Annotated[
         np.ndarray,
-        _ndarray_validator(dtype),
+        PlainValidator(validate),
         PlainSerializer(lambda a: np.asarray(a).tolist(), when_used="json"),
-        WithJsonSchema(NumpyNdarray(dtype=dtype)._json_schema()),
+        WithJsonSchema(descriptor.json_schema()),
     ]
 
 
 def _dataframe(value: Any) -> pd.DataFrame:
-    from app.io.dataframe import PandasDataFrame
-
     if isinstance(value, pd.DataFrame):
         return value
     try:
-        return PandasDataFrame()._from_json(value)
+        return PandasDataFrame().from_json_value(value)
     except BadInput as exc:
         raise ValueError(exc.message) from exc
 

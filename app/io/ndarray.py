@@ -51,8 +51,16 @@ class NumpyNdarray(IODescriptor):
         media_type = self.check_media_type(request)
         body = await read_body(request)
         if media_type == NPY:
-            return self._check_shape(self._cast_npy(_load_npy(body)))
-        return self._check_shape(self._cast_json(_array_from_json(loads(body))))
+            return self.from_array(_load_npy(body))
+        return self.from_json_value(loads(body))
+
+    def from_json_value(self, value: Any) -> np.ndarray:
+        """An array from parsed JSON, cast and shaped as declared (BadInput if it cannot be)."""
+        return self._check_shape(self._cast_json(_array_from_json(value)))
+
+    def from_array(self, array: np.ndarray) -> np.ndarray:
+        """An array that already has a dtype, cast and shaped as declared."""
+        return self._check_shape(self._cast_npy(array))
 
     def to_response(self, value: Any, *, accept: str | None = None) -> Response:
         array = np.asarray(value)
@@ -64,14 +72,15 @@ class NumpyNdarray(IODescriptor):
 
     def openapi_request_body(self) -> dict[str, Any]:
         return {
-            JSON: {"schema": self._json_schema()},
+            JSON: {"schema": self.json_schema()},
             NPY: {"schema": {"type": "string", "format": "binary", "contentMediaType": NPY}},
         }
 
     def openapi_responses(self) -> dict[str, Any]:
-        return {JSON: {"schema": self._json_schema()}}
+        return {JSON: {"schema": self.json_schema()}}
 
-    def _json_schema(self) -> dict[str, Any]:
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON schema of the array as nested lists."""
         kind = _JSON_KINDS.get(self.dtype.kind) if self.dtype is not None else None
         schema: dict[str, Any] = {"type": kind} if kind else {}
         if self.shape is None:

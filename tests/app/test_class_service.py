@@ -40,11 +40,12 @@ def test_defaults_allow_an_empty_body_and_str_answers_text() -> None:
         assert client.post("/say", json={"text": "yo"}).text == "YO"
 
 
-def test_return_value_encoded_by_annotation() -> None:
-    class Out(BaseModel):
-        total: float
-        items: list[int]
+class Out(BaseModel):
+    total: float
+    items: list[int]
 
+
+def test_return_value_encoded_by_annotation() -> None:
     @service
     class Shop:
         @api(route="/v2/basket")

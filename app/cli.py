@@ -1,0 +1,109 @@
+"""The ``tiffin`` command: api, serve, runner, models, healthcheck.
+
+Imports are made inside the commands: ``tiffin api`` must export the metrics directory before
+anything imports prometheus-client, and ``tiffin healthcheck`` must start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EXIT_CONFIG = 2
+
+
+def _add_server_args(parser: argparse.ArgumentParser, *, workers: bool, default_port: str) -> None:
+    parser.add_argument(
+        "target",
+        nargs="?",
+        help="a YAML config file, or a Python service as FILE.py:NAME or package.module:NAME",
+    )
+    parser.add_argument("--config", help="YAML configuration [$TIFFIN_CONFIG, else config/service.yaml]")
+    parser.add_argument("--host", help="address to listen on [server.host]")
+    parser.add_argument("--port", type=int, help=f"port to listen on [{default_port}]")
+    if workers:
+        parser.add_argument("--workers", type=int, help="uvicorn worker processes [server.workers]")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tiffin", description="Serve models over HTTP.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    api = commands.add_parser("api", help="run the API server (gunicorn + uvicorn workers)")
+    _add_server_args(api, workers=True, default_port="server.port, 3000")
+
+    serve = commands.add_parser("serve", help="run the runner sidecars and the API server together")
+    _add_server_args(serve, workers=True, default_port="server.port, 3000")
+
+    runner = commands.add_parser("runner", help="run one runner sidecar")
+    runner.add_argument("name", help="the runner's name")
+    _add_server_args(runner, workers=False, default_port="3001")
+    runner.add_argument("--model", help="serve this stored model tag (no config needed)")
+
+    health = commands.add_parser("healthcheck", help="exit 0 if URL answers 200 (for container health checks)")
+    health.add_argument("url", nargs="?", default="http://127.0.0.1:3000/readyz")
+    health.add_argument("--timeout", type=float, default=3.0)
+
+    from runners.commands import add_commands
+
+    add_commands(commands)
+    return parser
+
+
+def split_target(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """(config path, service import path) from the positional argument and --config."""
+    target, config = args.target, args.config
+    if target and target.endswith((".yaml", ".yml")):
+        if config and config != target:
+            raise SystemExit("tiffin: give the config file once, as --config or as the argument")
+        return target, None
+    return config, target
+
+
+def load(args: argparse.Namespace, *, port_key: str | None = "server.port") -> Any:
+    from app.config import load_config
+
+    path, service = split_target(args)
+    overrides: dict[str, Any] = {}
+    if service:
+        overrides["service"] = service
+    if args.host:
+        overrides["server.host"] = args.host
+    if args.port is not None and port_key:
+        overrides[port_key] = args.port
+    if getattr(args, "workers", None) is not None:
+        overrides["server.workers"] = args.workers
+    return load_config(path, overrides=overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from app.config import ConfigError
+
+    try:
+        if args.command == "api":
+            from app.commands import run_api
+
+            return run_api(load(args))
+        if args.command == "serve":
+            from app.commands import run_serve
+
+            return run_serve(load(args))
+        if args.command == "runner":
+            from app.commands import run_runner
+
+            return run_runner(load(args, port_key=None), args.name, model=args.model, host=args.host, port=args.port)
+        if args.command == "healthcheck":
+            from app.commands import healthcheck
+
+            return healthcheck(args.url, args.timeout)
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"tiffin: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

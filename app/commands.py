@@ -1,0 +1,70 @@
+"""What each ``tiffin`` command does, once its configuration is loaded and checked."""
+
+from __future__ import annotations
+
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+
+from app.config import ConfigError, TiffinConfig
+from app.logs import configure_logging
+
+
+def run_api(config: TiffinConfig) -> int:
+    from app.api_server import ApiServer, fresh_metrics_dir
+
+    configure_logging(config.logging.level, access=config.logging.access.enabled)
+    metrics_dir = fresh_metrics_dir()  # before the service's imports reach prometheus-client
+    from app.assemble import build_service
+
+    service = build_service(config)
+    ApiServer(service, config, metrics_dir).run()
+    return 0
+
+
+def run_serve(config: TiffinConfig) -> int:
+    from app.supervisor import serve
+
+    configure_logging(config.logging.level, access=config.logging.access.enabled)
+    return serve(config)
+
+
+def run_runner(
+    config: TiffinConfig, name: str, *, model: str | None, host: str | None, port: int | None
+) -> int:
+    from runners.server import serve
+
+    configure_logging(config.logging.level, access=config.logging.access.enabled)
+    spec = runner_spec(config, name, model)
+    serve(spec, host=host or config.server.host, port=port if port is not None else 3001)
+    return 0
+
+
+def runner_spec(config: TiffinConfig, name: str, model: str | None) -> Any:
+    """What the sidecar for runner ``name`` serves: ``--model``, the YAML's runner, or the service's."""
+    from runners.spec import RunnerSpec
+
+    runner_config = config.runners.get(name)
+    batching = runner_config.batching.model_dump() if runner_config is not None else None
+    if model is not None:
+        return RunnerSpec.for_model(name, model, batching=batching)
+    if runner_config is not None and runner_config.model is not None:
+        return RunnerSpec.for_model(name, runner_config.model, batching=batching)
+    from app.assemble import build_service
+
+    service = build_service(config)
+    runner = service.runner(name)
+    if runner is None:
+        known = ", ".join(r.name for r in service.runners) or "none"
+        raise ConfigError(config.source_of("runners"), f"runners.{name}", f"no runner named {name!r} (runners: {known})")
+    return runner.spec(batching=batching)
+
+
+def healthcheck(url: str, timeout: float) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (URL given by the operator)
+            return 0 if response.status == 200 else 1
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        print(f"tiffin healthcheck: {url}: {exc}", file=sys.stderr)
+        return 1

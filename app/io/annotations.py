@@ -1,0 +1,174 @@
+"""Descriptors derived from type annotations, for the class-style SDK.
+
+    @api
+    def summarize(self, text: str = EXAMPLE) -> str: ...
+
+The annotated parameters become the fields of a JSON body (``json_body_model`` +
+``JSONBody``) and the return annotation picks the output descriptor
+(``descriptor_for_annotation``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import types
+import typing
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import pydantic
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.errors import BadInput
+from app.io.base import IODescriptor, read_body
+from app.io.codec import json_response, jsonable, loads, type_schema, validation_detail
+from app.io.dataframe import PandasDataFrame
+from app.io.fields import jsonable_annotation
+from app.io.file import File
+from app.io.jsonio import JSON, validate
+from app.io.ndarray import NumpyNdarray
+from app.io.text import Text
+
+__all__ = ["JSONBody", "TypedJSON", "descriptor_for_annotation", "json_body_model", "type_hints"]
+
+
+def descriptor_for_annotation(tp: Any) -> IODescriptor:
+    """The descriptor that encodes values of type ``tp`` (a return annotation)."""
+    base = typing.get_args(tp)[0] if typing.get_origin(tp) is Annotated else tp
+    if base is inspect.Signature.empty or base is Any or isinstance(base, str):
+        return JSON()
+    if base is str:
+        return Text()
+    if base is bytes:
+        return File()
+    if base is np.ndarray or typing.get_origin(base) is np.ndarray:
+        return NumpyNdarray()
+    if base is pd.DataFrame:
+        return PandasDataFrame()
+    if isinstance(base, type) and issubclass(base, pydantic.BaseModel):
+        return JSON(pydantic_model=base)
+    return TypedJSON(tp)
+
+
+class TypedJSON(IODescriptor):
+    """JSON of any type pydantic knows (``dict[str, float]``, ``list[Model]``, ``int``, ``None``)."""
+
+    media_types = ("application/json",)
+
+    def __init__(self, tp: Any) -> None:
+        self.tp = tp
+        self._annotation = jsonable_annotation(tp)
+        self._adapter: pydantic.TypeAdapter[Any] | None
+        try:
+            self._adapter = pydantic.TypeAdapter(self._annotation)
+        except (pydantic.PydanticSchemaGenerationError, TypeError):
+            self._adapter = None  # a type pydantic cannot describe: plain JSON encoding
+
+    async def from_request(self, request: Request) -> Any:
+        self.check_media_type(request)
+        value = loads(await read_body(request))
+        if self._adapter is None:
+            return value
+        try:
+            return self._adapter.validate_python(value)
+        except pydantic.ValidationError as exc:
+            raise BadInput("The JSON body does not match the declared type.", detail=validation_detail(exc)) from exc
+
+    def to_response(self, value: Any, *, accept: str | None = None) -> Response:
+        if self._adapter is not None:
+            value = self._adapter.dump_python(value, mode="json", warnings=False, fallback=jsonable)
+        return json_response(value)
+
+    def openapi_request_body(self) -> dict[str, Any]:
+        return {"application/json": {"schema": self._schemas()[0]}}
+
+    def openapi_responses(self) -> dict[str, Any]:
+        return {"application/json": {"schema": self._schemas()[1]}}
+
+    def openapi_components(self) -> dict[str, dict[str, Any]]:
+        return self._schemas()[2]
+
+    def _schemas(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]]]:
+        if self._adapter is None:
+            return {}, {}, {}
+        return type_schema(self._annotation)
+
+
+def json_body_model(func: Callable[..., Any]) -> type[pydantic.BaseModel]:
+    """A model whose fields are ``func``'s annotated parameters (``self`` and ``*args`` left out)."""
+    hints = type_hints(func)
+    fields: dict[str, Any] = {}
+    for name, param in inspect.signature(func).parameters.items():
+        if name in ("self", "cls") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        annotation = hints.get(name, param.annotation)
+        if annotation is param.empty or isinstance(annotation, str):
+            annotation = Any
+        default = ... if param.default is param.empty else param.default
+        fields[name] = (jsonable_annotation(annotation), default)
+    config = pydantic.ConfigDict(extra="forbid", protected_namespaces=(), arbitrary_types_allowed=True)
+    model_name = _camel(getattr(func, "__name__", "api")) + "Input"
+    model = pydantic.create_model(model_name, __config__=config, **fields)
+    model.__doc__ = f"The JSON body of {getattr(func, '__qualname__', model_name)}."
+    return model
+
+
+def type_hints(func: Callable[..., Any]) -> dict[str, Any]:
+    """Resolved annotations; one that does not resolve (a name local to a function) stays a string."""
+    try:
+        return typing.get_type_hints(func, include_extras=True)
+    except Exception:
+        pass
+    hints: dict[str, Any] = {}
+    globalns = getattr(func, "__globals__", {})
+    for name, annotation in getattr(func, "__annotations__", {}).items():
+        try:
+            holder = types.SimpleNamespace(__annotations__={name: annotation})
+            hints[name] = typing.get_type_hints(holder, globalns=globalns, include_extras=True)[name]
+        except Exception:
+            hints[name] = annotation
+    return hints
+
+
+class JSONBody(IODescriptor):
+    """A JSON object whose fields are an API's keyword arguments; decodes to a ``dict``."""
+
+    media_types = ("application/json",)
+
+    def __init__(self, model: type[pydantic.BaseModel]) -> None:
+        self.model = model
+
+    async def from_request(self, request: Request) -> dict[str, Any]:
+        self.check_media_type(request)
+        body = await read_body(request)
+        value = loads(body) if body.strip() else {}
+        if not isinstance(value, dict):
+            fields = ", ".join(self.model.model_fields) or "no fields"
+            raise BadInput(
+                "The JSON body must be an object of named arguments.",
+                detail=f"Expected an object with: {fields}; got {type(value).__name__}.",
+            )
+        instance = validate(self.model, value)
+        return {name: getattr(instance, name) for name in type(instance).model_fields}
+
+    def to_response(self, value: Any, *, accept: str | None = None) -> Response:
+        if isinstance(value, pydantic.BaseModel):
+            value = value.model_dump(mode="json")
+        return json_response(value)
+
+    def openapi_request_body(self) -> dict[str, Any]:
+        return {"application/json": {"schema": type_schema(self.model)[0]}}
+
+    def openapi_responses(self) -> dict[str, Any]:
+        return {"application/json": {"schema": type_schema(self.model)[1]}}
+
+    def openapi_components(self) -> dict[str, dict[str, Any]]:
+        return type_schema(self.model)[2]
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[_\W]+", name) if part) or "Api"

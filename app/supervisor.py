@@ -1,0 +1,124 @@
+"""``tiffin serve``: the runner sidecars and the API server as child processes of one command.
+
+Every runner without a URL gets a sidecar on 127.0.0.1 (port + 1, + 2, ...); the API server
+starts beside them with their URLs and reports ready once they are. On SIGTERM or Ctrl-C the
+API server drains first, the runners stop last; if any child dies on its own, the rest are
+stopped and ``serve`` exits non-zero.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from app.config import TiffinConfig, runner_url_env
+
+logger = logging.getLogger("tiffin.serve")
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if ``serve`` itself is killed, so nothing is left behind."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+@dataclass
+class Child:
+    role: str
+    argv: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        logger.info("starting %s: %s", self.role, " ".join(self.argv))
+        self.process = subprocess.Popen(
+            self.argv, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
+        )
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def stop(self, grace: float) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return self.exited()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            logger.warning("%s did not stop within %.0fs; killing it", self.role, grace)
+            os.killpg(self.process.pid, signal.SIGKILL)
+            return self.process.wait()
+
+
+def sidecars(config: TiffinConfig, service_runners: list[str]) -> dict[str, int]:
+    """Runners this command must start, each with its port."""
+    wanted = [name for name, rc in config.runners.items() if not rc.url]
+    wanted += [n for n in service_runners if n not in config.runners and not os.environ.get(runner_url_env(n))]
+    return {name: config.server.port + 1 + i for i, name in enumerate(wanted)}
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "app.cli", *args]
+
+
+def plan(config: TiffinConfig, service_runners: list[str]) -> list[Child]:
+    common: list[str] = []
+    if config.path is not None:
+        common += ["--config", str(config.path)]
+    if config.service:
+        common.insert(0, config.service)
+    env = dict(os.environ)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    children = []
+    for name, port in sidecars(config, service_runners).items():
+        argv = _cli("runner", name, *common, "--host", "127.0.0.1", "--port", str(port))
+        children.append(Child(f"runner {name}", argv, env))
+        env = {**env, runner_url_env(name): f"http://127.0.0.1:{port}"}
+    server = config.server
+    api_argv = _cli(
+        "api", *common, "--host", server.host, "--port", str(server.port), "--workers", str(server.workers)
+    )
+    children.append(Child("api", api_argv, env))
+    return children
+
+
+def serve(config: TiffinConfig) -> int:
+    from app.assemble import build_service
+
+    service = build_service(config)  # fails here, once, on a bad config or import
+    children = plan(config, [r.name for r in service.runners])
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        logger.info("received %s; stopping", signal.Signals(signum).name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, request_stop)
+
+    for child in children:
+        child.start()
+    failed: Child | None = None
+    while not stop.is_set() and failed is None:
+        failed = next((c for c in children if c.exited() is not None), None)
+        stop.wait(0.2)
+
+    api, runner_children = children[-1], children[:-1]
+    api.stop(grace=float(config.server.graceful_timeout) + 5)
+    for child in runner_children:
+        child.stop(grace=10)
+    if failed is not None:
+        logger.error("%s exited with code %s; stopped the rest", failed.role, failed.exited())
+        return 1
+    return 0

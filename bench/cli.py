@@ -1,0 +1,307 @@
+"""``scripts/bench``: start each server, time it to ready, load it with wrk, stop it, report.
+
+Exit status: 0 when every server ran clean and no target failed, 1 when a server failed to
+start or answered wrongly (the others still run), 2 on bad usage, 3 when everything ran clean
+but a target check failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+from bench import chart, loadgen, models, procs, report
+from bench.config import MODELS, SERVERS, TARGETS, ModelSpec, ServerSpec
+from bench.server import MB, Server, ServerFailed, free_port
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / "bench" / ".work"
+HOST = "127.0.0.1"
+BUSY_WARNING = 0.10  # share of all CPUs used by other processes that makes a point suspect
+T = TypeVar("T")
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench",
+        description="Benchmark tiffin against a hand-written FastAPI baseline and a bare ASGI ceiling.",
+        epilog="Exit status: 0 all clean, 1 a server failed, 2 usage, 3 a target check failed.",
+    )
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 1)),
+                        help="repeat everything N times and report medians [1, env BENCH_RUNS]")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 1 s warm-up + 2 s per point, results under bench/.work/results")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="seconds measured per point [15, env BENCH_DURATION]")
+    parser.add_argument("--warmup", type=float, default=None,
+                        help="seconds of warm-up before each point [5, env BENCH_WARMUP]")
+    parser.add_argument("--servers", default=",".join(s.name for s in SERVERS),
+                        help="comma-separated servers to run [%(default)s]")
+    parser.add_argument("--models", default=",".join(m.name for m in MODELS),
+                        help="comma-separated models to run [%(default)s]")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="directory for results.md/.json/.png [bench/results; --quick: bench/.work/results]")
+    parser.add_argument("--ready-timeout", type=float, default=60.0,
+                        help="seconds a server gets to answer /readyz 200 [%(default)s]")
+    parser.add_argument("--wrk-timeout", type=float, default=5.0,
+                        help="wrk's per-request timeout in seconds; a timeout is an error [%(default)s]")
+    args = parser.parse_args(argv)
+    quick_duration, quick_warmup = (2.0, 1.0) if args.quick else (15.0, 5.0)
+    if args.duration is None:
+        args.duration = env_float("BENCH_DURATION", quick_duration)
+    if args.warmup is None:
+        args.warmup = env_float("BENCH_WARMUP", quick_warmup)
+    if args.out is None:
+        args.out = WORK / "results" if args.quick else REPO / "bench" / "results"
+    if args.runs < 1 or args.duration < 1 or args.warmup < 0:
+        parser.error("--runs and --duration must be at least 1, --warmup at least 0")
+    args.server_specs = pick(parser, args.servers, SERVERS, "server")
+    args.model_specs = pick(parser, args.models, MODELS, "model")
+    return args
+
+
+def pick(parser: argparse.ArgumentParser, names: str, table: Sequence[Any], kind: str) -> list[Any]:
+    known = {item.name: item for item in table}
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in known]
+    if unknown or not wanted:
+        parser.error(f"unknown {kind} {', '.join(unknown) or '(none)'}; choose from {', '.join(known)}")
+    return [item for item in table if item.name in wanted]
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def prepare_models(specs: Sequence[ModelSpec], venv_bin: Path) -> tuple[dict[str, dict[int, models.Payload]], str]:
+    """Store every model in the bench's TIFFIN_HOME; return the payloads per model and row count."""
+    payloads: dict[str, dict[int, models.Payload]] = {}
+    heavy_note = ""
+    store = "tiffin's model store" if models.store_available() else "bench fallback (no runners.sklearn yet)"
+    for spec in specs:
+        train_script = REPO / "scripts" / "train-iris"
+        if spec.store_name == models.IRIS and train_script.exists():
+            env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+            done = subprocess.run([str(train_script)], cwd=REPO, env=env, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise SystemExit(f"bench: scripts/train-iris failed ({done.returncode}):\n{done.stderr[-2000:]}")
+            where = "scripts/train-iris"
+        else:
+            where = models.save_model(spec.store_name, models.TRAINERS[spec.store_name]())
+        clf = models.load_model(spec.store_name)
+        rows = sorted({point.rows for point in spec.points})
+        payloads[spec.name] = {n: models.payload(spec.store_name, clf, n) for n in rows}
+        cost = models.predict_seconds(clf, models.request_rows(spec.store_name, 1))
+        log(f"model {spec.name}: {spec.store_name} via {store} ({where}); single-row predict {cost * 1000:.2f} ms")
+        if spec.store_name == models.HEAVY:
+            heavy_note = f"random forest of {models.HEAVY_TREES} trees, {cost * 1000:.1f} ms per single-row predict"
+        answers = [[p.body.decode(), p.expected.decode()] for p in payloads[spec.name].values()]
+        (WORK / f"answers-{spec.name}.json").write_text(json.dumps(answers))
+    return payloads, heavy_note
+
+
+def server_env(spec: ModelSpec, venv_bin: Path) -> dict[str, str]:
+    pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    return {
+        **os.environ,
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": pythonpath,
+        "TIFFIN_HOME": os.environ["TIFFIN_HOME"],
+        "BENCH_MODEL": spec.store_name,
+        "BENCH_ANSWERS": str(WORK / f"answers-{spec.name}.json"),
+    }
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of this harness and of its reaped children (wrk runs)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+def with_foreign_cpu(server: Server, action: Callable[[], T]) -> tuple[T, float]:
+    """Run ``action``; also return the share of all CPUs that other processes used meanwhile."""
+    wall, busy, ours = time.monotonic(), procs.busy_seconds(), server.cpu_seconds() + own_cpu_seconds()
+    result = action()
+    wall = time.monotonic() - wall
+    busy = procs.busy_seconds() - busy
+    ours = server.cpu_seconds() + own_cpu_seconds() - ours
+    return result, max(0.0, busy - ours) / (wall * (os.cpu_count() or 1))
+
+
+def run_server(
+    run: int,
+    model: ModelSpec,
+    spec: ServerSpec,
+    payloads: dict[int, models.Payload],
+    args: argparse.Namespace,
+    venv_bin: Path,
+) -> dict[str, Any]:
+    """One start of one server with one model: ready time, every load point, memory."""
+    record: dict[str, Any] = {"run": run, "model": model.name, "server": spec.name, "ok": False,
+                              "error": None, "ready_s": None, "points": {}}
+    port = free_port(HOST)
+    fields = {"bin": str(venv_bin), "host": HOST, "port": str(port), "config": model.config}
+    argv = [arg.format(**fields) for arg in spec.argv]
+    record["argv"] = argv
+    name = f"{model.name}/{spec.name}"
+    server = Server(name, argv, server_env(model, venv_bin), REPO,
+                    WORK / "logs" / f"run{run}-{model.name}-{spec.name}.log", HOST, port)
+    stage = "start"
+    try:
+        server.start()
+        record["ready_s"] = server.wait_ready(args.ready_timeout)
+        log(f"  {name}: ready in {record['ready_s']:.2f} s on port {port}")
+        for payload in payloads.values():
+            server.check_answer(payload.body, payload.expected)
+        url = f"http://{HOST}:{port}/classify"
+        for point in model.points:
+            stage = point.label
+            payload = payloads[point.rows]
+            scratch = WORK / "wrk" / name.replace("/", "-")
+            if args.warmup > 0:
+                loadgen.run_wrk(url, payload.body, payload.expected, point.connections, point.threads,
+                                args.warmup, scratch, args.wrk_timeout)
+            result, foreign = with_foreign_cpu(server, lambda: loadgen.run_wrk(
+                url, payload.body, payload.expected, point.connections, point.threads,
+                args.duration, scratch, args.wrk_timeout))
+            record["points"][point.key] = {**result.to_dict(), "foreign_cpu": round(foreign, 3)}
+            busy = f"; other processes used {foreign:.0%} of the CPUs" if foreign > BUSY_WARNING else ""
+            log(f"  {name} {point.label}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, "
+                f"p99 {result.p99_ms:.2f} ms{busy}")
+        record["ok"] = True
+    except (ServerFailed, loadgen.LoadError) as exc:
+        record["error"] = f"{stage}: {exc}"
+        log(f"  {name} FAILED at {stage}: {exc}")
+    finally:
+        notes = server.stop()
+        memory = server.memory
+        record["tree_rss_mb"] = memory.tree_peak / MB if memory.samples else None
+        record["worker_rss_mb"] = memory.worker_peak / MB if memory.workers_seen else None
+        record["workers"] = len(memory.workers_seen) if memory.workers_seen else None
+        record["processes"] = [
+            {"pid": pid, "peak_rss_mb": round(peak / MB, 1), "api_worker": pid in memory.workers_seen,
+             "cmdline": server.cmdlines.get(pid, "")}
+            for pid, peak in sorted(memory.per_process_peak.items())
+        ]
+        if notes:
+            for note in notes:
+                log(f"  {note}")
+            if record["ok"]:
+                record["ok"] = False
+                record["error"] = "stop: " + "; ".join(notes)
+    if record["tree_rss_mb"] is not None:
+        workers = "" if record["worker_rss_mb"] is None else \
+            f", largest of {record['workers']} API workers {record['worker_rss_mb']:.0f} MB"
+        log(f"  {name}: peak RSS {record['tree_rss_mb']:.0f} MB{workers}")
+    return record
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
+
+
+def raise_interrupt(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, raise_interrupt)
+    venv_bin = Path(os.environ.get("TIFFIN_VENV", REPO / ".venv")).resolve() / "bin"
+    if not venv_bin.is_dir():
+        venv_bin = Path(sys.executable).parent
+    try:
+        wrk = loadgen.wrk_version()
+    except loadgen.LoadError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+
+    shutil.rmtree(WORK, ignore_errors=True)
+    (WORK / "home").mkdir(parents=True)
+    os.environ["TIFFIN_HOME"] = str(WORK / "home")
+    servers = [s.name for s in args.server_specs]
+    points = sum(len(m.points) for m in args.model_specs) * len(servers)
+    estimate = args.runs * points * (args.duration + args.warmup)
+    log(f"bench: {args.runs} run(s) × {points} points × ({args.warmup:g} + {args.duration:g} s), "
+        f"about {estimate / 60:.1f} min of load; load average {os.getloadavg()[0]:.2f}; servers {', '.join(servers)}; TIFFIN_HOME={WORK / 'home'}")
+
+    payloads, heavy_note = prepare_models(args.model_specs, venv_bin)
+    records: list[dict[str, Any]] = []
+    started = time.monotonic()
+    try:
+        for run in range(1, args.runs + 1):
+            for model in args.model_specs:
+                log(f"run {run}/{args.runs}, model {model.name}")
+                for spec in args.server_specs:
+                    records.append(run_server(run, model, spec, payloads[model.name], args, venv_bin))
+    except KeyboardInterrupt:
+        log("bench: interrupted; servers stopped, nothing written")
+        return 130
+
+    summaries = report.summarize(records)
+    selected = {(m.name, s) for m in args.model_specs for s in servers}
+    verdicts = [report.judge(t, summaries, selected) for t in TARGETS if (t.model, "tiffin") in selected]
+    meta = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "wrk": wrk,
+        "runs": args.runs,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "heavy_model": heavy_note or "not run",
+        "busy_warning": BUSY_WARNING,
+        "elapsed_s": round(time.monotonic() - started, 1),
+    }
+    markdown = report.render_markdown(summaries, args.model_specs, servers, verdicts, meta)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.md").write_text(markdown)
+    (args.out / "results.json").write_text(json.dumps({
+        "meta": meta,
+        "summaries": [vars(s) for s in summaries.values()],
+        "targets": [vars(v) for v in verdicts],
+        "records": records,
+    }, indent=1))
+    title = f"tiffin vs baseline vs ceiling — {meta['machine']}, medians of {args.runs} run(s)"
+    chart.draw(summaries, args.model_specs, servers, title, args.out / "results.png")
+
+    log("")
+    log(markdown)
+    log(f"bench: wrote {args.out / 'results.md'}, results.json, results.png; server logs in {WORK / 'logs'}")
+    failed = [r for r in records if not r["ok"]]
+    if failed:
+        for record in failed:
+            first = (record["error"] or "").splitlines()[0]
+            log(f"bench: FAILED {record['model']}/{record['server']} (run {record['run']}): {first}")
+        return 1
+    if any(v.status == "FAIL" for v in verdicts):
+        log("bench: a target check failed")
+        return 3
+    return 0

@@ -1,0 +1,253 @@
+"""``Runner``: the handle API code holds for a model, local or in a sidecar.
+
+    runner = runners.sklearn.get("iris_clf:latest").to_runner()
+    runner.predict.run(x)              # sync: from a worker thread, or a script with no loop
+    await runner.predict.async_run(x)
+    runner.init_local()                # or: the model in this process, no sidecar
+    runner.configure(url=..., timeout=...)   # else env TIFFIN_RUNNER_<NAME>_URL
+    await runner.startup(); await runner.shutdown(); await runner.is_ready()
+
+Remote calls send exactly one argument (the wire carries one value). ``run`` submits the call
+to the loop captured by ``startup()`` when that loop runs in another thread (the API worker's
+threadpool case), else to a private background loop; on a thread that is running a loop it
+refuses, since blocking there would deadlock that loop.
+
+``init_local()`` calls the model directly, without batching: ``run`` in the calling thread
+(allowed anywhere, even on a loop's thread, since nothing waits on the loop), ``async_run`` in
+a thread of the loop's default executor. Same model code, simpler and predictable for tests
+and notebooks; batching is the sidecar's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import re
+import time
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from runners import deadline as deadlines
+from runners.client import RunnerClient
+from runners.errors import DeadlineExceeded, RunnerUnavailable
+from runners.imports import path_of
+from runners.loopthread import background_loop
+from runners.runnable import MethodConfig, Runnable
+from runners.spec import BatchingOptions, RunnerSpec, resolve
+
+if TYPE_CHECKING:
+    from runners.store import ModelStore, StoredModel
+
+_GRACE = 1.0  # seconds a sync caller waits beyond the call's own timeout before giving up on it
+
+
+def url_variable(name: str) -> str:
+    return "TIFFIN_RUNNER_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper() + "_URL"
+
+
+class RunnerMethod:
+    def __init__(self, runner: Runner, name: str, config: MethodConfig) -> None:
+        self.runner = runner
+        self.name = name
+        self.config = config
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        return self.runner._run(self.name, args, kwargs)
+
+    async def async_run(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.runner._async_run(self.name, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<RunnerMethod {self.runner.name}.{self.name} batchable={self.config.batchable}>"
+
+
+class Runner:
+    def __init__(
+        self,
+        runnable_class: type[Runnable],
+        *,
+        name: str | None = None,
+        runnable_init_params: Mapping[str, Any] | None = None,
+        max_batch_size: int | None = None,
+        max_latency_ms: float | None = None,
+        method_configs: Mapping[str, Mapping[str, Any]] | None = None,
+        batching: BatchingOptions | None = None,
+        model: StoredModel | None = None,
+    ) -> None:
+        if not (isinstance(runnable_class, type) and issubclass(runnable_class, Runnable)):
+            raise TypeError(f"Runner needs a runners.Runnable subclass, not {runnable_class!r}")
+        self.name = name or runnable_class.__name__.lower()
+        self.runnable_class = runnable_class
+        self.runnable_init_params = dict(runnable_init_params or {})
+        self.model = model
+        configs = runnable_class.exposed_methods()
+        for method, options in (method_configs or {}).items():
+            if method not in configs:
+                raise ValueError(f"method_configs names {method!r}, which {runnable_class.__name__} does not expose")
+            configs[method] = MethodConfig.from_dict({**configs[method].to_dict(), **options})
+        if not configs:
+            raise ValueError(f"{runnable_class.__name__} exposes no @runners.method")
+        self.methods = {m: RunnerMethod(self, m, c) for m, c in configs.items()}
+        base = batching or BatchingOptions()
+        self.batching = BatchingOptions(
+            enabled=base.enabled,
+            max_batch_size=max_batch_size or base.max_batch_size,
+            max_latency_ms=base.max_latency_ms if max_latency_ms is None else max_latency_ms,
+            max_queue=base.max_queue,
+        )
+        self._url: str | None = None
+        self._timeout = 30.0
+        self._local: Runnable | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RunnerClient] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @classmethod
+    def for_model(
+        cls,
+        model: StoredModel,
+        *,
+        name: str | None = None,
+        max_batch_size: int | None = None,
+        max_latency_ms: float | None = None,
+    ) -> Runner:
+        from runners.spec import runnable_for_model  # noqa: PLC0415 - imports the framework adapter
+
+        return cls(
+            runnable_for_model(model),
+            name=name or model.tag.name,
+            runnable_init_params={"tag": str(model.tag)},
+            max_batch_size=max_batch_size,
+            max_latency_ms=max_latency_ms,
+            model=model,
+        )
+
+    @classmethod
+    def from_spec(cls, spec: RunnerSpec, *, store: ModelStore | None = None) -> Runner:
+        """The handle for a configured runner (reads the model's metadata, does not load it)."""
+        resolved = resolve(spec, store)
+        return cls(
+            resolved.runnable_class,
+            name=spec.name,
+            runnable_init_params=resolved.init_params,
+            batching=spec.batching,
+            model=resolved.model,
+        )
+
+    @property
+    def spec(self) -> RunnerSpec:
+        """What a sidecar needs to serve this runner."""
+        if self.model is not None:
+            return RunnerSpec(self.name, model=str(self.model.tag), batching=self.batching)
+        return RunnerSpec(
+            self.name,
+            runnable=path_of(self.runnable_class),
+            init_params=self.runnable_init_params,
+            batching=self.batching,
+        )
+
+    def __getattr__(self, item: str) -> RunnerMethod:
+        methods = self.__dict__.get("methods", {})
+        if item in methods:
+            return methods[item]
+        raise AttributeError(f"runner {self.__dict__.get('name')!r} has no method {item!r}")
+
+    def __repr__(self) -> str:
+        return f"<Runner {self.name} methods={sorted(self.methods)}>"
+
+    @property
+    def url(self) -> str | None:
+        return self._url or os.environ.get(url_variable(self.name)) or None
+
+    @property
+    def is_local(self) -> bool:
+        return self._local is not None
+
+    def configure(self, *, url: str | None = None, timeout: float | None = None) -> None:
+        if url is not None:
+            self._url = url
+        if timeout is not None:
+            self._timeout = timeout
+        self._clients = weakref.WeakKeyDictionary()  # the next call builds a client with these settings
+
+    def init_local(self) -> None:
+        if self._local is None:
+            self._local = self.runnable_class(**self.runnable_init_params)
+
+    async def startup(self) -> None:
+        """Once per process, on the loop that serves requests: capture it and open the pool."""
+        if self._local is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        if self.url is not None:
+            self._client()
+
+    async def shutdown(self) -> None:
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+    async def is_ready(self) -> bool:
+        if self._local is not None:
+            return True
+        if self.url is None:
+            return False
+        return await self._client().ready()
+
+    def _client(self) -> RunnerClient:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            url = self.url
+            if url is None:
+                raise RunnerUnavailable(
+                    f"Runner {self.name!r} has no URL.",
+                    detail=f"set {url_variable(self.name)}, call configure(url=...), or init_local()",
+                )
+            client = self._clients[loop] = RunnerClient(self.name, url, timeout=self._timeout)
+        return client
+
+    def _local_method(self, method: str) -> Any:
+        assert self._local is not None
+        return getattr(self._local, method)
+
+    def _run(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if self._local is not None:
+            return self._local_method(method)(*args, **kwargs)
+        value = _single(self.name, method, args, kwargs)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                f"{self.name}.{method}.run() was called on a thread that runs an event loop; waiting there "
+                f"would block (deadlock) that loop. Use `await {self.name}.{method}.async_run(...)` in async code."
+            )
+        loop = self._loop if self._loop is not None and self._loop.is_running() else background_loop()
+        deadline = deadlines.current()
+        future = asyncio.run_coroutine_threadsafe(self._call(method, value, deadline), loop)
+        limit = self._timeout if deadline is None else min(self._timeout, max(0.0, deadline - time.time()))
+        try:
+            return future.result(limit + _GRACE)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise DeadlineExceeded(f"Runner {self.name!r} did not answer in time.") from None
+
+    async def _async_run(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if self._local is not None:
+            return await asyncio.to_thread(self._local_method(method), *args, **kwargs)
+        return await self._call(method, _single(self.name, method, args, kwargs), deadlines.current())
+
+    async def _call(self, method: str, value: Any, deadline: float | None) -> Any:
+        return await self._client().call(method, value, deadline=deadline)
+
+
+def _single(runner: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if len(args) != 1 or kwargs:
+        raise TypeError(f"{runner}.{method} on a runner sidecar takes exactly one positional argument")
+    return args[0]
+

@@ -1,0 +1,96 @@
+"""What a runner serves: ``RunnerSpec`` (name, model tag or runnable import path, batching), and
+``resolve`` to turn it into the ``Runnable`` class, its init params and its methods.
+
+A spec is plain data, JSON-able, so a parent process can hand it to a sidecar it starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from runners.imports import import_object
+from runners.runnable import MethodConfig, Runnable
+from runners.store import ModelStore, StoredModel, StoreError
+
+# Framework name in model.json -> adapter module with ``runnable_for(model) -> type[Runnable]``.
+_ADAPTERS = {"sklearn": "runners.sklearn"}
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class BatchingOptions:
+    enabled: bool = True
+    max_batch_size: int = 64
+    max_latency_ms: float = 10.0
+    max_queue: int = 1024
+
+    def __post_init__(self) -> None:
+        if self.max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be at least 1, not {self.max_batch_size}")
+        if self.max_latency_ms < 0:
+            raise ValueError(f"max_latency_ms must not be negative, not {self.max_latency_ms}")
+        if self.max_queue < 1:
+            raise ValueError(f"max_queue must be at least 1, not {self.max_queue}")
+
+
+@dataclass(frozen=True)
+class RunnerSpec:
+    name: str
+    model: str | None = None
+    runnable: str | None = None
+    init_params: dict[str, Any] = field(default_factory=dict)
+    batching: BatchingOptions = field(default_factory=BatchingOptions)
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"invalid runner name {self.name!r}: use letters, digits, '_', '-' and '.'")
+        if (self.model is None) == (self.runnable is None):
+            raise ValueError(f"runner {self.name!r}: give exactly one of model (a tag) or runnable (an import path)")
+        if self.model is not None and self.init_params:
+            raise ValueError(f"runner {self.name!r}: init_params only apply to a runnable, not to a stored model")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> RunnerSpec:
+        data = json.loads(text)
+        data["batching"] = BatchingOptions(**data.get("batching", {}))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    runnable_class: type[Runnable]
+    init_params: dict[str, Any]
+    methods: dict[str, MethodConfig]
+    framework: str
+    model: StoredModel | None = None
+
+
+def runnable_for_model(model: StoredModel) -> type[Runnable]:
+    module_name = _ADAPTERS.get(model.info.framework)
+    if module_name is None:
+        raise StoreError(f"model {model.tag}: unsupported framework {model.info.framework!r}")
+    runnable: type[Runnable] = importlib.import_module(module_name).runnable_for(model)
+    return runnable
+
+
+def resolve(spec: RunnerSpec, store: ModelStore | None = None) -> Resolved:
+    """Read the model's metadata or import the runnable; does not load the model itself."""
+    if spec.model is not None:
+        model = (store or ModelStore.default()).get(spec.model)
+        cls = runnable_for_model(model)
+        return Resolved(cls, {"tag": str(model.tag)}, cls.exposed_methods(), model.info.framework, model)
+    target = import_object(str(spec.runnable))
+    if not (isinstance(target, type) and issubclass(target, Runnable)):
+        raise TypeError(f"runner {spec.name!r}: {spec.runnable} is not a runners.Runnable subclass")
+    methods = target.exposed_methods()
+    if not methods:
+        raise TypeError(f"runner {spec.name!r}: {spec.runnable} exposes no @runners.method")
+    return Resolved(target, dict(spec.init_params), methods, "custom")

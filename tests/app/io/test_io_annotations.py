@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pytest
+from pydantic import BaseModel, Field
+
+from app.io import JSON, File, NumpyNdarray, PandasDataFrame, Text
+from app.io.annotations import JSONBody, TypedJSON, descriptor_for_annotation, json_body_model
+
+EXAMPLE = "Breaking News: a cat jumped."
+
+
+class Point(BaseModel):
+    x: float
+    y: float = 0.0
+
+
+class Summarization:
+    def summarize(self, text: str = EXAMPLE, max_len: int = 10) -> str:
+        return text[:max_len]
+
+    def classify(self, features: np.ndarray, point: Point, tags: Optional[list[str]] = None) -> dict[str, Any]:
+        return {}
+
+    def table(self, frame: pd.DataFrame, weights: npt.NDArray[np.float32]) -> pd.DataFrame:
+        return frame
+
+
+@pytest.mark.parametrize(
+    "tp, kind",
+    [
+        (str, Text),
+        (np.ndarray, NumpyNdarray),
+        (npt.NDArray[np.float64], NumpyNdarray),
+        (pd.DataFrame, PandasDataFrame),
+        (bytes, File),
+        (Annotated[str, "meta"], Text),
+        (Any, JSON),
+    ],
+)
+def test_descriptor_for_simple_annotations(tp, kind):
+    assert type(descriptor_for_annotation(tp)) is kind
+
+
+def test_pydantic_model_annotation():
+    desc = descriptor_for_annotation(Point)
+    assert isinstance(desc, JSON) and desc.pydantic_model is Point
+
+
+@pytest.mark.parametrize(
+    "tp, value, encoded, schema",
+    [
+        (dict[str, float], {"a": np.float64(1.5)}, {"a": 1.5}, {"type": "object", "additionalProperties": {"type": "number"}}),
+        (list[int], (1, 2), [1, 2], {"type": "array", "items": {"type": "integer"}}),
+        (int, 3, 3, {"type": "integer"}),
+        (None, None, None, {"type": "null"}),
+        (list[Point], [Point(x=1)], [{"x": 1.0, "y": 0.0}], {"type": "array", "items": {"$ref": "#/components/schemas/Point"}}),
+        (dict[str, np.ndarray], {"a": np.arange(2)}, {"a": [0, 1]}, None),
+    ],
+)
+def test_typed_json_encodes_by_annotation(client_for, tp, value, encoded, schema):
+    desc = descriptor_for_annotation(tp)
+    assert isinstance(desc, TypedJSON)
+    response = desc.to_response(value)
+    assert response.media_type == "application/json"
+    assert client_for(JSON(), handler=lambda _: value, output=desc).post("/", json={}).json() == encoded
+    if schema is not None:
+        assert desc.openapi_responses()["application/json"]["schema"] == schema
+
+
+def test_typed_json_components():
+    assert "Point" in descriptor_for_annotation(list[Point]).openapi_components()
+
+
+def test_json_body_model_fields_and_defaults():
+    model = json_body_model(Summarization.summarize)
+    assert model.__name__ == "SummarizeInput"
+    assert list(model.model_fields) == ["text", "max_len"]
+    assert model().text == EXAMPLE
+    schema = model.model_json_schema()
+    assert schema["properties"]["text"]["default"] == EXAMPLE
+    assert schema["properties"]["max_len"]["type"] == "integer"
+
+
+def test_json_body_with_empty_body_uses_defaults(client_for):
+    client = client_for(JSONBody(json_body_model(Summarization.summarize)))
+    assert client.post("/", content=b"", headers={"content-type": "application/json"}).json() == {
+        "text": EXAMPLE,
+        "max_len": 10,
+    }
+    assert client.post("/", json={}).status_code == 200
+    assert client.post("/", json={"text": "hi"}).json() == {"text": "hi", "max_len": 10}
+
+
+def test_json_body_errors(client_for):
+    client = client_for(JSONBody(json_body_model(Summarization.summarize)))
+    response = client.post("/", json={"max_len": "many"})
+    assert response.status_code == 400
+    assert response.json()["detail"][0]["loc"] == ["max_len"]
+    assert client.post("/", json=["text"]).status_code == 400
+    assert client.post("/", json={"txt": "typo"}).status_code == 400
+    assert client.post("/", content=b"{", headers={"content-type": "application/json"}).status_code == 400
+    assert client.post("/", content=b"x", headers={"content-type": "text/plain"}).status_code == 415
+    assert client.post("/", json={"text": "ok"}).status_code == 200
+
+
+def test_json_body_with_arrays_and_models(client_for):
+    client = client_for(JSONBody(json_body_model(Summarization.classify)), handler=lambda kw: {"ok": True})
+    response = client.post("/", json={"features": [[1, 2]], "point": {"x": 1}})
+    assert response.status_code == 200
+    kwargs = client.seen[0]
+    assert isinstance(kwargs["features"], np.ndarray) and kwargs["features"].shape == (1, 2)
+    assert kwargs["point"] == Point(x=1)
+    assert kwargs["tags"] is None
+    response = client.post("/", json={"features": [[1, 2], [3]], "point": {"x": 1}})
+    assert response.status_code == 400
+    assert response.json()["detail"][0]["loc"] == ["features"]
+
+
+def test_json_body_with_dataframe_and_typed_array(client_for):
+    client = client_for(JSONBody(json_body_model(Summarization.table)), handler=lambda kw: {})
+    assert client.post("/", json={"frame": [{"a": 1}], "weights": [1, 2]}).status_code == 200
+    kwargs = client.seen[0]
+    assert isinstance(kwargs["frame"], pd.DataFrame)
+    assert kwargs["weights"].dtype == np.float32
+
+
+def test_json_body_openapi():
+    desc = JSONBody(json_body_model(Summarization.classify))
+    assert desc.openapi_request_body() == {
+        "application/json": {"schema": {"$ref": "#/components/schemas/ClassifyInput"}}
+    }
+    components = desc.openapi_components()
+    assert set(components) == {"ClassifyInput", "Point"}
+    assert components["ClassifyInput"]["properties"]["features"]["type"] == "array"
+
+
+def test_string_annotations_are_resolved():
+    # this module uses `from __future__ import annotations`
+    model = json_body_model(Summarization.summarize)
+    assert model.model_fields["max_len"].annotation is int
+
+
+def test_unresolvable_annotations_fall_back_to_any():
+    def f(x: "NoSuchType", y: int = 1) -> None:  # noqa: F821
+        pass
+
+    model = json_body_model(f)
+    assert model(x=object()).y == 1
+    assert model.model_fields["y"].annotation is int
+
+
+def test_pydantic_field_defaults_are_kept():
+    def f(n: Annotated[int, Field(ge=1)] = 2) -> None:
+        pass
+
+    model = json_body_model(f)
+    assert model().n == 2
+    with pytest.raises(ValueError):
+        model(n=0)

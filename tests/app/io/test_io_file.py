@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from app.io import File
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+
+
+def test_any_bytes(client_for):
+    client = client_for(File())
+    response = client.post("/", content=PNG, headers={"content-type": "image/png"})
+    assert response.status_code == 200
+    assert response.content == PNG
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert client.post("/", content=b"").content == b""
+
+
+def test_declared_mime_type_restricts_and_labels(client_for):
+    client = client_for(File(mime_type="image/png"))
+    response = client.post("/", content=PNG, headers={"content-type": "image/png"})
+    assert response.headers["content-type"] == "image/png"
+    response = client.post("/", content=PNG, headers={"content-type": "image/jpeg"})
+    assert response.status_code == 415
+    assert response.json()["detail"]["accepted"] == ["image/png"]
+
+
+def test_mime_type_range(client_for):
+    client = client_for(File(mime_type="image/*"))
+    assert client.post("/", content=PNG, headers={"content-type": "image/webp"}).status_code == 200
+    assert client.post("/", content=PNG, headers={"content-type": "text/plain"}).status_code == 415
+
+
+def test_multipart_upload_gives_the_first_file(client_for):
+    client = client_for(File(mime_type="image/png"))
+    response = client.post("/", data={"note": "x"}, files={"file": ("a.png", io.BytesIO(PNG), "image/png")})
+    assert response.status_code == 200
+    assert response.content == PNG
+    response = client.post("/", files={"file": ("a.txt", io.BytesIO(b"x"), "text/plain")})
+    assert response.status_code == 415
+
+
+@pytest.mark.parametrize(
+    "content, content_type",
+    [
+        (b"note=x", "multipart/form-data; boundary=xyz"),
+        (b"--xyz\r\ngarbage", "multipart/form-data; boundary=xyz"),
+    ],
+)
+def test_multipart_without_a_file_is_400(client_for, content, content_type):
+    response = client_for(File()).post("/", content=content, headers={"content-type": content_type})
+    assert response.status_code == 400
+
+
+def test_file_like_output():
+    assert File().to_response(io.BytesIO(b"abc")).body == b"abc"
+    with pytest.raises(TypeError):
+        File().to_response(3)
+
+
+def test_openapi():
+    body = File(mime_type="image/png").openapi_request_body()
+    assert body["image/png"]["schema"] == {"type": "string", "format": "binary"}
+    assert "multipart/form-data" in body
+    assert File().openapi_responses() == {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}

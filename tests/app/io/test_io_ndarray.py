@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import io
+import pickle
+
+import numpy as np
+import pytest
+
+from app.io import NumpyNdarray
+
+
+def npy(array: np.ndarray, allow_pickle: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=allow_pickle)
+    return buffer.getvalue()
+
+
+def test_json_list_round_trips(client_for):
+    client = client_for(NumpyNdarray())
+    response = client.post("/", json=[[5.1, 3.5, 1.4, 0.2]])
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == [[5.1, 3.5, 1.4, 0.2]]
+    assert client.seen[0].dtype == np.float64
+
+
+def test_missing_content_type_is_read_as_json(client_for):
+    client = client_for(NumpyNdarray())
+    response = client.post("/", content=b"[1, 2, 3]")
+    assert response.status_code == 200
+    assert response.json() == [1, 2, 3]
+
+
+def test_npy_body(client_for):
+    client = client_for(NumpyNdarray(dtype="float32", shape=(-1, 4), enforce_dtype=True, enforce_shape=True))
+    array = np.arange(8, dtype=np.float32).reshape(2, 4)
+    response = client.post("/", content=npy(array), headers={"content-type": "application/x-npy"})
+    assert response.status_code == 200
+    assert response.json() == array.tolist()
+    assert client.seen[0].dtype == np.float32
+    assert client.seen[0].flags.writeable
+
+
+def test_fortran_ordered_npy(client_for):
+    client = client_for(NumpyNdarray())
+    array = np.asfortranarray(np.arange(6).reshape(2, 3))
+    response = client.post("/", content=npy(array), headers={"content-type": "application/x-npy"})
+    assert response.json() == array.tolist()
+
+
+def test_npy_response_when_accepted(client_for):
+    client = client_for(NumpyNdarray())
+    response = client.post("/", json=[[1, 2], [3, 4]], headers={"accept": "application/x-npy"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-npy"
+    assert np.load(io.BytesIO(response.content), allow_pickle=False).tolist() == [[1, 2], [3, 4]]
+
+
+def test_pickled_npy_is_refused_and_never_unpickled(client_for, monkeypatch):
+    def no_unpickling(*args, **kwargs):
+        raise AssertionError("the body was unpickled")
+
+    monkeypatch.setattr(pickle, "load", no_unpickling)
+    monkeypatch.setattr(pickle, "loads", no_unpickling)
+    client = client_for(NumpyNdarray())
+    payload = npy(np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    response = client.post("/", content=payload, headers={"content-type": "application/x-npy"})
+    assert response.status_code == 400
+    assert "objects" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"not npy at all", b"\x93NUMPY\x01\x00\x10\x00{'descr': 'junk'}", npy(np.arange(4))[:-3]],
+)
+def test_broken_npy_is_bad_input(client_for, body):
+    client = client_for(NumpyNdarray())
+    response = client.post("/", content=body, headers={"content-type": "application/x-npy"})
+    assert response.status_code == 400
+    assert response.json()["error"]
+
+
+def test_npz_is_not_taken_for_npy(client_for):
+    buffer = io.BytesIO()
+    np.savez(buffer, a=np.arange(3))
+    client = client_for(NumpyNdarray())
+    response = client.post("/", content=buffer.getvalue(), headers={"content-type": "application/x-npy"})
+    assert response.status_code == 400
+
+
+def test_wrong_content_type_is_415(client_for):
+    client = client_for(NumpyNdarray())
+    response = client.post("/", content=b"1,2,3", headers={"content-type": "text/csv"})
+    assert response.status_code == 415
+    assert response.json()["detail"]["accepted"] == ["application/json", "application/x-npy"]
+
+
+@pytest.mark.parametrize("body", [b"[1, 2", b"{'a': 1}", b"[NaN]"])
+def test_malformed_json_is_400(client_for, body):
+    client = client_for(NumpyNdarray())
+    response = client.post("/", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "The request body is not valid JSON."
+
+
+@pytest.mark.parametrize(
+    "value",
+    [[[1, 2], [3]], [1, None], [{"a": 1}], [[1, 2], "ab"]],
+    ids=["ragged", "null", "object", "mixed-depth"],
+)
+def test_non_rectangular_json_is_400(client_for, value):
+    response = client_for(NumpyNdarray()).post("/", json=value)
+    assert response.status_code == 400
+
+
+def test_strings_in_numeric_array_are_400(client_for):
+    response = client_for(NumpyNdarray(dtype="float64")).post("/", json=["1.5", "x"])
+    assert response.status_code == 400
+    assert response.json()["detail"]["expected_dtype"] == "float64"
+
+
+def test_cast_without_enforcement(client_for):
+    client = client_for(NumpyNdarray(dtype="float32"))
+    assert client.post("/", json=[1, 2]).json() == [1.0, 2.0]
+    assert client.seen[-1].dtype == np.float32
+    client = client_for(NumpyNdarray(dtype="int64"))
+    assert client.post("/", json=[1.7, 2.2]).json() == [1, 2]
+
+
+def test_cast_never_wraps_around(client_for):
+    response = client_for(NumpyNdarray(dtype="int8")).post("/", json=[1, 300])
+    assert response.status_code == 400
+
+
+def test_enforced_dtype(client_for):
+    client = client_for(NumpyNdarray(dtype="int64", enforce_dtype=True))
+    assert client.post("/", json=[1, 2]).status_code == 200
+    assert client.post("/", json=[1.0, 2.0]).status_code == 200  # JSON numbers that are integral
+    response = client.post("/", json=[1.5])
+    assert response.status_code == 400
+    assert response.json()["detail"] == {"expected_dtype": "int64", "got_dtype": "float64"}
+
+    floats = client_for(NumpyNdarray(dtype="float32", enforce_dtype=True))
+    assert floats.post("/", json=[1, 0.1]).status_code == 200
+    assert floats.post("/", json=[True]).status_code == 200
+    assert floats.post("/", json=["a"]).status_code == 400
+
+
+def test_enforced_dtype_on_npy_uses_safe_casting(client_for):
+    client = client_for(NumpyNdarray(dtype="float32", enforce_dtype=True))
+    headers = {"content-type": "application/x-npy"}
+    assert client.post("/", content=npy(np.arange(3, dtype=np.int8)), headers=headers).status_code == 200
+    assert client.post("/", content=npy(np.arange(3, dtype=np.float64)), headers=headers).status_code == 400
+    lenient = client_for(NumpyNdarray(dtype="float32"))
+    assert lenient.post("/", content=npy(np.arange(3, dtype=np.float64)), headers=headers).status_code == 200
+    assert lenient.seen[-1].dtype == np.float32
+
+
+def test_enforced_shape_with_wildcard(client_for):
+    client = client_for(NumpyNdarray(shape=(-1, 4), enforce_shape=True))
+    assert client.post("/", json=[[1, 2, 3, 4], [5, 6, 7, 8]]).status_code == 200
+    response = client.post("/", json=[[1, 2, 3]])
+    assert response.status_code == 400
+    assert response.json()["detail"] == {"expected_shape": [-1, 4], "got_shape": [1, 3]}
+    assert client.post("/", json=[1, 2, 3, 4]).status_code == 400
+
+
+def test_unenforced_shape_reshapes_when_it_can(client_for):
+    client = client_for(NumpyNdarray(shape=(-1, 4)))
+    assert client.post("/", json=[1, 2, 3, 4]).json() == [[1, 2, 3, 4]]
+    assert client.post("/", json=[1, 2, 3]).json() == [1, 2, 3]
+
+
+def test_next_request_after_bad_input_still_works(client_for):
+    client = client_for(NumpyNdarray(dtype="float64", shape=(-1, 4), enforce_shape=True))
+    assert client.post("/", content=b"[[1, 2", headers={"content-type": "application/json"}).status_code == 400
+    assert client.post("/", json=[[1, 2]]).status_code == 400
+    response = client.post("/", json=[[5.1, 3.5, 1.4, 0.2]])
+    assert response.status_code == 200
+    assert response.json() == [[5.1, 3.5, 1.4, 0.2]]
+
+
+def test_output_of_non_contiguous_and_scalar_values(client_for):
+    client = client_for(NumpyNdarray(), handler=lambda a: a.T[::2])
+    assert client.post("/", json=[[1, 2, 3], [4, 5, 6]]).json() == [[1, 4], [3, 6]]
+    client = client_for(NumpyNdarray(), handler=lambda a: a.sum())
+    assert client.post("/", json=[1, 2]).json() == 3
+
+
+def test_openapi_schema_follows_dtype_and_shape():
+    desc = NumpyNdarray(dtype="float64", shape=(-1, 4))
+    schema = desc.openapi_request_body()["application/json"]["schema"]
+    assert schema == {
+        "type": "array",
+        "items": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
+    }
+    assert "application/x-npy" in desc.openapi_request_body()
+    assert NumpyNdarray().openapi_responses() == {"application/json": {"schema": {"type": "array"}}}
