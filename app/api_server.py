@@ -8,6 +8,7 @@ a broken import stops the start once instead of respawning workers forever.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -36,7 +37,7 @@ class ApiServer(BaseApplication):
 
     def load_config(self) -> None:
         server = self.config.server
-        graceful = float(server.graceful_timeout)
+        graceful = math.ceil(server.graceful_timeout)
         options: dict[str, Any] = {
             "bind": [f"[{server.host}]:{server.port}" if ":" in server.host else f"{server.host}:{server.port}"],
             "workers": server.workers,

@@ -162,8 +162,11 @@ def _mounted_openapi(mount: MountLike) -> dict[str, Any] | None:
         try:
             sub = make()
         except Exception:
-            log.warning("The app mounted at %r failed to describe itself; it is left out of /docs.json.",
-                        mount.path, exc_info=True)
+            log.warning(
+                "The app mounted at %r failed to describe itself; it is left out of /docs.json.",
+                mount.path,
+                exc_info=True,
+            )
             return None
         if isinstance(sub, dict) and isinstance(sub.get("paths"), dict):
             return copy.deepcopy(sub)
@@ -259,8 +262,8 @@ def _rewrite_refs(value: Any, section: str, renames: Mapping[str, str]) -> Any:
     if isinstance(value, dict):
         out = {k: _rewrite_refs(v, section, renames) for k, v in value.items()}
         ref = value.get("$ref")
-        if isinstance(ref, str) and ref.startswith(anchor) and ref[len(anchor):] in renames:
-            out["$ref"] = anchor + renames[ref[len(anchor):]]
+        if isinstance(ref, str) and ref.startswith(anchor) and ref[len(anchor) :] in renames:
+            out["$ref"] = anchor + renames[ref[len(anchor) :]]
         return out
     if isinstance(value, list):
         return [_rewrite_refs(v, section, renames) for v in value]

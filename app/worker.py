@@ -20,4 +20,4 @@ class TiffinWorker(UvicornWorker):
         super().__init__(*args, **kwargs)
         # uvicorn's default is to wait forever for open connections; the master kills us after
         # graceful_timeout anyway, so finish in-flight requests within that instead.
-        self.config.timeout_graceful_shutdown = max(0.0, float(self.cfg.graceful_timeout) - 1.0)
+        self.config.timeout_graceful_shutdown = max(0.0, float(self.cfg.graceful_timeout) - 0.5)

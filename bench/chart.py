@@ -23,14 +23,16 @@ def draw(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     columns = [(model.name, point) for model in models for point in model.points]
     fig, axes = plt.subplots(2, 1, figsize=(11, 7.5), sharex=True)
     width = 0.8 / max(1, len(servers))
+    colors = {s: COLORS.get(s, FALLBACK_COLORS[i % len(FALLBACK_COLORS)]) for i, s in enumerate(servers)}
     panels = (("rps", "requests/s (log)"), ("p99_ms", "p99 latency, ms (log)"))
     for ax, (metric, ylabel) in zip(axes, panels):
         for i, server in enumerate(servers):
-            color = COLORS.get(server, FALLBACK_COLORS[i % len(FALLBACK_COLORS)])
+            color = colors[server]
             xs, heights, notes = [], [], []
             for x, (model, point) in enumerate(columns):
                 summary = summaries.get((model, server))
@@ -45,7 +47,7 @@ def draw(
                 heights.append(value)
                 r = ratio(summaries, model, server, point.key, metric) if server != BASELINE else None
                 notes.append("" if r is None else f"{r:.2f}×")
-            bars = ax.bar(xs, heights, width=width * 0.95, color=color, label=server)
+            bars = ax.bar(xs, heights, width=width * 0.95, color=color)
             ax.bar_label(bars, labels=notes, fontsize=7, padding=2)
         ax.set_yscale("log")
         ax.set_ylabel(ylabel)
@@ -53,7 +55,8 @@ def draw(
         for x in range(1, len(columns)):
             if columns[x][0] != columns[x - 1][0]:
                 ax.axvline(x - 0.5, color="grey", linewidth=0.8)
-    axes[0].legend(loc="upper right", fontsize=8, ncols=len(servers))
+    handles = [Patch(color=colors[s], label=s) for s in servers]
+    axes[0].legend(handles=handles, loc="upper right", fontsize=8, ncols=len(servers))
     axes[0].margins(y=0.15)
     axes[-1].set_xticks(range(len(columns)))
     axes[-1].set_xticklabels([f"{model}\n{point.label}" for model, point in columns], fontsize=8)

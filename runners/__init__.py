@@ -4,7 +4,7 @@ This package never imports ``app``. The public names are below; everything else 
 own module (``runners.store``, ``runners.server``, ``runners.client`` ...).
 """
 
-from runners import sklearn
+from runners import models, sklearn
 from runners.errors import DeadlineExceeded, InvalidInput, RunnerError, RunnerOverloaded, RunnerUnavailable
 from runners.runnable import Runnable, method
 from runners.runner import Runner
@@ -20,5 +20,6 @@ __all__ = [
     "RunnerUnavailable",
     "Tag",
     "method",
+    "models",
     "sklearn",
 ]

@@ -137,16 +137,13 @@ class Runner:
             model=resolved.model,
         )
 
-    @property
-    def spec(self) -> RunnerSpec:
-        """What a sidecar needs to serve this runner."""
+    def spec(self, *, batching: BatchingOptions | Mapping[str, Any] | None = None) -> RunnerSpec:
+        """What a sidecar needs to serve this runner; ``batching`` (e.g. from YAML) replaces its own."""
+        options = self.batching if batching is None else BatchingOptions.coerce(batching)
         if self.model is not None:
-            return RunnerSpec(self.name, model=str(self.model.tag), batching=self.batching)
-        return RunnerSpec(
-            self.name,
-            runnable=path_of(self.runnable_class),
-            init_params=self.runnable_init_params,
-            batching=self.batching,
+            return RunnerSpec.for_model(self.name, str(self.model.tag), batching=options)
+        return RunnerSpec.for_runnable(
+            self.name, path_of(self.runnable_class), init_params=self.runnable_init_params, batching=options
         )
 
     def __getattr__(self, item: str) -> RunnerMethod:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,6 +38,15 @@ class BatchingOptions:
         if self.max_queue < 1:
             raise ValueError(f"max_queue must be at least 1, not {self.max_queue}")
 
+    @classmethod
+    def coerce(cls, value: BatchingOptions | Mapping[str, Any] | None) -> BatchingOptions:
+        """From a mapping of the YAML ``batching`` keys (missing keys take the defaults)."""
+        if value is None:
+            return cls()
+        if isinstance(value, BatchingOptions):
+            return value
+        return cls(**{k: v for k, v in value.items() if v is not None})
+
 
 @dataclass(frozen=True)
 class RunnerSpec:
@@ -54,13 +64,30 @@ class RunnerSpec:
         if self.model is not None and self.init_params:
             raise ValueError(f"runner {self.name!r}: init_params only apply to a runnable, not to a stored model")
 
+    @classmethod
+    def for_model(
+        cls, name: str, tag: str, *, batching: BatchingOptions | Mapping[str, Any] | None = None
+    ) -> RunnerSpec:
+        return cls(name, model=str(tag), batching=BatchingOptions.coerce(batching))
+
+    @classmethod
+    def for_runnable(
+        cls,
+        name: str,
+        runnable: str,
+        *,
+        init_params: Mapping[str, Any] | None = None,
+        batching: BatchingOptions | Mapping[str, Any] | None = None,
+    ) -> RunnerSpec:
+        return cls(name, runnable=runnable, init_params=dict(init_params or {}), batching=BatchingOptions.coerce(batching))
+
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
     @classmethod
     def from_json(cls, text: str) -> RunnerSpec:
         data = json.loads(text)
-        data["batching"] = BatchingOptions(**data.get("batching", {}))
+        data["batching"] = BatchingOptions.coerce(data.get("batching"))
         return cls(**data)
 
 

@@ -43,9 +43,7 @@ class File(IODescriptor):
     def openapi_request_body(self) -> dict[str, Any]:
         return {
             self.mime_type or OCTET_STREAM: {"schema": dict(_BINARY)},
-            MULTIPART: {
-                "schema": {"type": "object", "properties": {"file": dict(_BINARY)}, "required": ["file"]}
-            },
+            MULTIPART: {"schema": {"type": "object", "properties": {"file": dict(_BINARY)}, "required": ["file"]}},
         }
 
     def openapi_responses(self) -> dict[str, Any]:

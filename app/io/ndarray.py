@@ -172,7 +172,7 @@ def _load_npy(body: bytes) -> np.ndarray:
 
 
 def _shape_fits(shape: tuple[int, ...], expected: tuple[int, ...]) -> bool:
-    return len(shape) == len(expected) and all(e == -1 or e == s for s, e in zip(shape, expected))
+    return len(shape) == len(expected) and all(e == -1 or e == s for s, e in zip(shape, expected, strict=True))
 
 
 def _fits_losslessly(array: np.ndarray, target: np.dtype) -> bool:

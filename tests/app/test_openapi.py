@@ -58,8 +58,13 @@ def build(apis=(), mounts=(), **kwargs) -> dict[str, Any]:
 def test_apis_become_post_operations():
     doc = build(
         [
-            Api("classify", "/classify", NumpyNdarray(dtype="float64", shape=(-1, 4)), NumpyNdarray(),
-                doc="Classify irises.\n\nTakes rows of four features."),
+            Api(
+                "classify",
+                "/classify",
+                NumpyNdarray(dtype="float64", shape=(-1, 4)),
+                NumpyNdarray(),
+                doc="Classify irises.\n\nTakes rows of four features.",
+            ),
             Api("any_func_name", "v1/models/iris_classifier/predict", JSON(pydantic_model=Features), Text()),
         ]
     )
@@ -83,7 +88,8 @@ def test_apis_become_post_operations():
 
 
 def test_class_style_api_documents_its_fields_and_defaults():
-    doc = build([Api("classify", "/classify", JSONBody(json_body_model(classify)), descriptor_for_annotation(dict[str, float]))])
+    output = descriptor_for_annotation(dict[str, float])
+    doc = build([Api("classify", "/classify", JSONBody(json_body_model(classify)), output)])
     schema = doc["components"]["schemas"]["ClassifyInput"]
     assert schema["properties"]["top_k"]["default"] == 1
     assert schema["required"] == ["features"]

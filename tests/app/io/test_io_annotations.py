@@ -12,6 +12,8 @@ from app.io import JSON, File, NumpyNdarray, PandasDataFrame, Text
 from app.io.annotations import JSONBody, TypedJSON, descriptor_for_annotation, json_body_model
 
 EXAMPLE = "Breaking News: a cat jumped."
+POINT = "#/components/schemas/Point"
+NUMBER = {"type": "number"}
 
 
 class Point(BaseModel):
@@ -23,7 +25,7 @@ class Summarization:
     def summarize(self, text: str = EXAMPLE, max_len: int = 10) -> str:
         return text[:max_len]
 
-    def classify(self, features: np.ndarray, point: Point, tags: Optional[list[str]] = None) -> dict[str, Any]:
+    def classify(self, features: np.ndarray, point: Point, tags: Optional[list[str]] = None) -> dict[str, Any]:  # noqa: UP045
         return {}
 
     def table(self, frame: pd.DataFrame, weights: npt.NDArray[np.float32]) -> pd.DataFrame:
@@ -54,11 +56,11 @@ def test_pydantic_model_annotation():
 @pytest.mark.parametrize(
     "tp, value, encoded, schema",
     [
-        (dict[str, float], {"a": np.float64(1.5)}, {"a": 1.5}, {"type": "object", "additionalProperties": {"type": "number"}}),
+        (dict[str, float], {"a": np.float64(1.5)}, {"a": 1.5}, {"type": "object", "additionalProperties": NUMBER}),
         (list[int], (1, 2), [1, 2], {"type": "array", "items": {"type": "integer"}}),
         (int, 3, 3, {"type": "integer"}),
         (None, None, None, {"type": "null"}),
-        (list[Point], [Point(x=1)], [{"x": 1.0, "y": 0.0}], {"type": "array", "items": {"$ref": "#/components/schemas/Point"}}),
+        (list[Point], [Point(x=1)], [{"x": 1.0, "y": 0.0}], {"type": "array", "items": {"$ref": POINT}}),
         (dict[str, np.ndarray], {"a": np.arange(2)}, {"a": [0, 1]}, None),
     ],
 )
@@ -146,7 +148,7 @@ def test_string_annotations_are_resolved():
 
 
 def test_unresolvable_annotations_fall_back_to_any():
-    def f(x: "NoSuchType", y: int = 1) -> None:  # noqa: F821
+    def f(x: "NoSuchType", y: int = 1) -> None:  # noqa: F821, UP037
         pass
 
     model = json_body_model(f)

@@ -64,4 +64,5 @@ def test_openapi():
     body = File(mime_type="image/png").openapi_request_body()
     assert body["image/png"]["schema"] == {"type": "string", "format": "binary"}
     assert "multipart/form-data" in body
-    assert File().openapi_responses() == {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    assert File().openapi_responses() == {"application/octet-stream": binary}

@@ -73,7 +73,8 @@ def test_malformed_json_is_400(client_for, body):
 
 
 def test_wrong_content_type_is_415(client_for):
-    response = client_for(JSON()).post("/", content=b"a=1", headers={"content-type": "application/x-www-form-urlencoded"})
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    response = client_for(JSON()).post("/", content=b"a=1", headers=form)
     assert response.status_code == 415
     assert response.json()["detail"] == {
         "content_type": "application/x-www-form-urlencoded",

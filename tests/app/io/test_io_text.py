@@ -15,7 +15,8 @@ def test_text_round_trip(client_for):
 
 def test_declared_charset_is_honoured(client_for):
     client = client_for(Text())
-    response = client.post("/", content="héllo".encode("latin-1"), headers={"content-type": "text/plain; charset=latin-1"})
+    headers = {"content-type": "text/plain; charset=latin-1"}
+    response = client.post("/", content="héllo".encode("latin-1"), headers=headers)
     assert response.text == "héllo"
 
 
