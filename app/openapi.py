@@ -37,9 +37,11 @@ class MountLike(Protocol):
     app: Any
 
 
-def _get(summary: str, description: str, media_type: str = _JSON, **extra: Any) -> dict[str, Any]:
+def _get(summary: str, ok: str, media_type: str = _JSON, unavailable: str | None = None) -> dict[str, Any]:
     schema = {"type": "string"} if media_type.startswith("text/") else {"type": "object"}
-    responses = {"200": {"description": description, "content": {media_type: {"schema": schema}}}, **extra}
+    responses: dict[str, Any] = {"200": {"description": ok, "content": {media_type: {"schema": schema}}}}
+    if unavailable:
+        responses["503"] = {"description": unavailable}
     return {"summary": summary, "responses": responses}
 
 
@@ -49,7 +51,7 @@ DEFAULT_INFRA_PATHS: dict[str, dict[str, Any]] = {
     "/readyz": _get(
         "Readiness",
         "Every runner the service uses is ready.",
-        **{"503": {"description": "A runner is not ready yet, or the server is draining."}},
+        unavailable="A runner is not ready yet, or the server is draining.",
     ),
     "/metrics": _get("Prometheus metrics", "Metrics in the Prometheus text format.", "text/plain"),
 }
@@ -146,7 +148,7 @@ def _adopt(doc: dict[str, Any], content: dict[str, Any], schemas: dict[str, Any]
 
 def _add_infra(doc: dict[str, Any], paths: Mapping[str, str | Mapping[str, Any]]) -> None:
     for path, spec in paths.items():
-        operation = {"summary": spec} if isinstance(spec, str) else copy.deepcopy(dict(spec))
+        operation: dict[str, Any] = {"summary": spec} if isinstance(spec, str) else copy.deepcopy(dict(spec))
         operation.setdefault("responses", {"200": {"description": "OK"}})
         operation.setdefault("operationId", "infra_" + re.sub(r"\W+", "_", path).strip("_"))
         operation["tags"] = ["infrastructure"]

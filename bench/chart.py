@@ -40,8 +40,17 @@ def draw(
                 offset = x - 0.4 + width * (i + 0.5)
                 if value is None:
                     if summary is not None:
-                        ax.text(offset, 0.02, "failed", rotation=90, ha="center", va="bottom",
-                                fontsize=7, color=color, transform=ax.get_xaxis_transform())
+                        ax.text(
+                            offset,
+                            0.02,
+                            "failed",
+                            rotation=90,
+                            ha="center",
+                            va="bottom",
+                            fontsize=7,
+                            color=color,
+                            transform=ax.get_xaxis_transform(),
+                        )
                     continue
                 xs.append(offset)
                 heights.append(value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -44,24 +45,42 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Benchmark tiffin against a hand-written FastAPI baseline and a bare ASGI ceiling.",
         epilog="Exit status: 0 all clean, 1 a server failed, 2 usage, 3 a target check failed.",
     )
-    parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 1)),
-                        help="repeat everything N times and report medians [1, env BENCH_RUNS]")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 1 s warm-up + 2 s per point, results under bench/.work/results")
-    parser.add_argument("--duration", type=float, default=None,
-                        help="seconds measured per point [15, env BENCH_DURATION]")
-    parser.add_argument("--warmup", type=float, default=None,
-                        help="seconds of warm-up before each point [5, env BENCH_WARMUP]")
-    parser.add_argument("--servers", default=",".join(s.name for s in SERVERS),
-                        help="comma-separated servers to run [%(default)s]")
-    parser.add_argument("--models", default=",".join(m.name for m in MODELS),
-                        help="comma-separated models to run [%(default)s]")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="directory for results.md/.json/.png [bench/results; --quick: bench/.work/results]")
-    parser.add_argument("--ready-timeout", type=float, default=60.0,
-                        help="seconds a server gets to answer /readyz 200 [%(default)s]")
-    parser.add_argument("--wrk-timeout", type=float, default=5.0,
-                        help="wrk's per-request timeout in seconds; a timeout is an error [%(default)s]")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=int(os.environ.get("BENCH_RUNS", "1")),
+        help="repeat everything N times and report medians [1, env BENCH_RUNS]",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 1 s warm-up + 2 s per point, results under bench/.work/results"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=None, help="seconds measured per point [15, env BENCH_DURATION]"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=None, help="seconds of warm-up before each point [5, env BENCH_WARMUP]"
+    )
+    parser.add_argument(
+        "--servers", default=",".join(s.name for s in SERVERS), help="comma-separated servers to run [%(default)s]"
+    )
+    parser.add_argument(
+        "--models", default=",".join(m.name for m in MODELS), help="comma-separated models to run [%(default)s]"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="directory for results.md/.json/.png [bench/results; --quick: bench/.work/results]",
+    )
+    parser.add_argument(
+        "--ready-timeout", type=float, default=60.0, help="seconds a server gets to answer /readyz 200 [%(default)s]"
+    )
+    parser.add_argument(
+        "--wrk-timeout",
+        type=float,
+        default=5.0,
+        help="wrk's per-request timeout in seconds; a timeout is an error [%(default)s]",
+    )
     args = parser.parse_args(argv)
     quick_duration, quick_warmup = (2.0, 1.0) if args.quick else (15.0, 5.0)
     if args.duration is None:
@@ -157,15 +176,29 @@ def run_server(
     venv_bin: Path,
 ) -> dict[str, Any]:
     """One start of one server with one model: ready time, every load point, memory."""
-    record: dict[str, Any] = {"run": run, "model": model.name, "server": spec.name, "ok": False,
-                              "error": None, "ready_s": None, "points": {}}
+    record: dict[str, Any] = {
+        "run": run,
+        "model": model.name,
+        "server": spec.name,
+        "ok": False,
+        "error": None,
+        "ready_s": None,
+        "points": {},
+    }
     port = free_port(HOST)
     fields = {"bin": str(venv_bin), "host": HOST, "port": str(port), "config": model.config}
     argv = [arg.format(**fields) for arg in spec.argv]
     record["argv"] = argv
     name = f"{model.name}/{spec.name}"
-    server = Server(name, argv, server_env(model, venv_bin), REPO,
-                    WORK / "logs" / f"run{run}-{model.name}-{spec.name}.log", HOST, port)
+    server = Server(
+        name,
+        argv,
+        server_env(model, venv_bin),
+        REPO,
+        WORK / "logs" / f"run{run}-{model.name}-{spec.name}.log",
+        HOST,
+        port,
+    )
     stage = "start"
     try:
         server.start()
@@ -179,15 +212,34 @@ def run_server(
             payload = payloads[point.rows]
             scratch = WORK / "wrk" / name.replace("/", "-")
             if args.warmup > 0:
-                loadgen.run_wrk(url, payload.body, payload.expected, point.connections, point.threads,
-                                args.warmup, scratch, args.wrk_timeout)
-            result, foreign = with_foreign_cpu(server, lambda: loadgen.run_wrk(
-                url, payload.body, payload.expected, point.connections, point.threads,
-                args.duration, scratch, args.wrk_timeout))
+                loadgen.run_wrk(
+                    url,
+                    payload.body,
+                    payload.expected,
+                    point.connections,
+                    point.threads,
+                    args.warmup,
+                    scratch,
+                    args.wrk_timeout,
+                )
+            measure = functools.partial(
+                loadgen.run_wrk,
+                url,
+                payload.body,
+                payload.expected,
+                point.connections,
+                point.threads,
+                args.duration,
+                scratch,
+                args.wrk_timeout,
+            )
+            result, foreign = with_foreign_cpu(server, measure)
             record["points"][point.key] = {**result.to_dict(), "foreign_cpu": round(foreign, 3)}
             busy = f"; other processes used {foreign:.0%} of the CPUs" if foreign > BUSY_WARNING else ""
-            log(f"  {name} {point.label}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, "
-                f"p99 {result.p99_ms:.2f} ms{busy}")
+            log(
+                f"  {name} {point.label}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, "
+                f"p99 {result.p99_ms:.2f} ms{busy}"
+            )
         record["ok"] = True
     except (ServerFailed, loadgen.LoadError) as exc:
         record["error"] = f"{stage}: {exc}"
@@ -199,8 +251,12 @@ def run_server(
         record["worker_rss_mb"] = memory.worker_peak / MB if memory.workers_seen else None
         record["workers"] = len(memory.workers_seen) if memory.workers_seen else None
         record["processes"] = [
-            {"pid": pid, "peak_rss_mb": round(peak / MB, 1), "api_worker": pid in memory.workers_seen,
-             "cmdline": server.cmdlines.get(pid, "")}
+            {
+                "pid": pid,
+                "peak_rss_mb": round(peak / MB, 1),
+                "api_worker": pid in memory.workers_seen,
+                "cmdline": server.cmdlines.get(pid, ""),
+            }
             for pid, peak in sorted(memory.per_process_peak.items())
         ]
         if notes:
@@ -210,8 +266,11 @@ def run_server(
                 record["ok"] = False
                 record["error"] = "stop: " + "; ".join(notes)
     if record["tree_rss_mb"] is not None:
-        workers = "" if record["worker_rss_mb"] is None else \
-            f", largest of {record['workers']} API workers {record['worker_rss_mb']:.0f} MB"
+        workers = (
+            ""
+            if record["worker_rss_mb"] is None
+            else f", largest of {record['workers']} API workers {record['worker_rss_mb']:.0f} MB"
+        )
         log(f"  {name}: peak RSS {record['tree_rss_mb']:.0f} MB{workers}")
     return record
 
@@ -250,8 +309,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     servers = [s.name for s in args.server_specs]
     points = sum(len(m.points) for m in args.model_specs) * len(servers)
     estimate = args.runs * points * (args.duration + args.warmup)
-    log(f"bench: {args.runs} run(s) × {points} points × ({args.warmup:g} + {args.duration:g} s), "
-        f"about {estimate / 60:.1f} min of load; load average {os.getloadavg()[0]:.2f}; servers {', '.join(servers)}; TIFFIN_HOME={WORK / 'home'}")
+    log(
+        f"bench: {args.runs} run(s) × {points} points × ({args.warmup:g} + {args.duration:g} s), "
+        f"about {estimate / 60:.1f} min of load; load average {os.getloadavg()[0]:.2f}; servers {', '.join(servers)}; TIFFIN_HOME={WORK / 'home'}"
+    )
 
     payloads, heavy_note = prepare_models(args.model_specs, venv_bin)
     records: list[dict[str, Any]] = []
@@ -270,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     selected = {(m.name, s) for m in args.model_specs for s in servers}
     verdicts = [report.judge(t, summaries, selected) for t in TARGETS if (t.model, "tiffin") in selected]
     meta = {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "wrk": wrk,
         "runs": args.runs,
@@ -283,12 +344,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     markdown = report.render_markdown(summaries, args.model_specs, servers, verdicts, meta)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text(markdown)
-    (args.out / "results.json").write_text(json.dumps({
-        "meta": meta,
-        "summaries": [vars(s) for s in summaries.values()],
-        "targets": [vars(v) for v in verdicts],
-        "records": records,
-    }, indent=1))
+    (args.out / "results.json").write_text(
+        json.dumps(
+            {
+                "meta": meta,
+                "summaries": [vars(s) for s in summaries.values()],
+                "targets": [vars(v) for v in verdicts],
+                "records": records,
+            },
+            indent=1,
+        )
+    )
     title = f"tiffin vs baseline vs ceiling — {meta['machine']}, medians of {args.runs} run(s)"
     chart.draw(summaries, args.model_specs, servers, title, args.out / "results.png")
 

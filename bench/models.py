@@ -48,7 +48,8 @@ def train_iris() -> Classifier:
     from sklearn.svm import SVC
 
     data = load_iris()
-    return SVC(gamma="scale").fit(data.data, data.target)
+    clf: Classifier = SVC(gamma="scale").fit(data.data, data.target)
+    return clf
 
 
 def train_heavy() -> Classifier:
@@ -63,7 +64,8 @@ def train_heavy() -> Classifier:
         n_classes=3,
         random_state=SEED,
     )
-    return RandomForestClassifier(n_estimators=HEAVY_TREES, random_state=SEED).fit(x, y)
+    clf: Classifier = RandomForestClassifier(n_estimators=HEAVY_TREES, random_state=SEED).fit(x, y)
+    return clf
 
 
 TRAINERS = {IRIS: train_iris, HEAVY: train_heavy}
@@ -101,7 +103,8 @@ def load_model(name: str) -> Classifier:
     if store_available():
         import runners.sklearn
 
-        return runners.sklearn.load_model(f"{name}:latest")
+        stored: Classifier = runners.sklearn.load_model(f"{name}:latest")
+        return stored
     path = fallback_path(name)
     if name == IRIS and not path.exists():
         return train_iris()
@@ -111,7 +114,8 @@ def load_model(name: str) -> Classifier:
     foreign = [t for t in untrusted if not t.startswith(("sklearn.", "numpy."))]
     if foreign:
         raise ValueError(f"{path}: unexpected types {foreign}")
-    return skops.io.load(path, trusted=untrusted)
+    loaded: Classifier = skops.io.load(path, trusted=untrusted)
+    return loaded
 
 
 def predict_seconds(clf: Classifier, rows: list[list[float]], repeat: int = 50) -> float:

@@ -130,7 +130,9 @@ def fmt_ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}×"
 
 
-def load_table(summaries: dict[tuple[str, str], Summary], models: Sequence[ModelSpec], servers: Sequence[str]) -> list[str]:
+def load_table(
+    summaries: dict[tuple[str, str], Summary], models: Sequence[ModelSpec], servers: Sequence[str]
+) -> list[str]:
     lines = [
         "| model | load | server | req/s | ÷ base | p50 ms | ÷ base | p99 ms | ÷ base |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
@@ -153,7 +155,9 @@ def load_table(summaries: dict[tuple[str, str], Summary], models: Sequence[Model
     return lines
 
 
-def start_table(summaries: dict[tuple[str, str], Summary], models: Sequence[ModelSpec], servers: Sequence[str]) -> list[str]:
+def start_table(
+    summaries: dict[tuple[str, str], Summary], models: Sequence[ModelSpec], servers: Sequence[str]
+) -> list[str]:
     lines = [
         "| model | server | ready s | peak RSS, all processes MB | peak RSS, largest API worker MB | API workers |",
         "|---|---|---:|---:|---:|---:|",
@@ -186,21 +190,27 @@ def render_markdown(
     parts = [
         "# tiffin benchmark",
         "",
-        f"{meta['date']} · {meta['machine']} · wrk {meta['wrk']} on the same machine · "
-        f"{meta['warmup_s']:g} s warm-up + {meta['duration_s']:g} s per point · "
-        f"{runs} run{'s' if runs != 1 else ''}, medians shown · heavy model: {meta['heavy_model']}",
+        (
+            f"{meta['date']} · {meta['machine']} · wrk {meta['wrk']} on the same machine · "
+            f"{meta['warmup_s']:g} s warm-up + {meta['duration_s']:g} s per point · "
+            f"{runs} run{'s' if runs != 1 else ''}, medians shown · heavy model: {meta['heavy_model']}"
+        ),
         "",
-        "Every server runs 2 API worker processes. `÷ base` divides by the baseline of the same run "
-        "(hand-written FastAPI app, same model in-process); `ceiling` is a bare ASGI app returning a "
-        "fixed answer under the same gunicorn setup. Latencies are wrk's, which corrects for "
-        "coordinated omission: a single long pause raises p99 for the whole point.",
+        (
+            "Every server runs 2 API worker processes. `÷ base` divides by the baseline of the same run "
+            "(hand-written FastAPI app, same model in-process); `ceiling` is a bare ASGI app returning a "
+            "fixed answer under the same gunicorn setup. Latencies are wrk's, which corrects for "
+            "coordinated omission: a single long pause raises p99 for the whole point."
+        ),
         "",
         *load_table(summaries, models, servers),
         "",
         *start_table(summaries, models, servers),
         "",
-        "RSS is summed over the server's process tree (shared pages counted in every process), "
-        "sampled every 200 ms; the API worker figure is the largest single worker process.",
+        (
+            "RSS is summed over the server's process tree (shared pages counted in every process), "
+            "sampled every 200 ms; the API worker figure is the largest single worker process."
+        ),
     ]
     if verdicts:
         parts += ["", "## Targets", "", *(f"- {v.line()}" for v in verdicts)]
@@ -211,9 +221,14 @@ def render_markdown(
         if values.get("foreign_cpu", 0.0) > meta.get("busy_warning", 1.0)
     ]
     if busy:
-        parts += ["", "## Caution: a busy machine", "",
-                  "Other processes used this share of all CPUs during these points (worst run):", "",
-                  *(f"- {line}" for line in busy)]
+        parts += [
+            "",
+            "## Caution: a busy machine",
+            "",
+            "Other processes used this share of all CPUs during these points (worst run):",
+            "",
+            *(f"- {line}" for line in busy),
+        ]
     failures = [(s.model, s.server, e) for s in summaries.values() for e in s.errors]
     if failures:
         parts += ["", "## Failures", "", *(f"- {m} / {s}: {e.splitlines()[0]}" for m, s, e in failures)]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from bench import procs
 
@@ -84,7 +85,7 @@ class Server:
         self._sampler: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def __enter__(self) -> Server:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -50,6 +50,8 @@ def jsonable(obj: Any) -> Any:
         return obj.value
     if isinstance(obj, datetime.timedelta):
         return obj.total_seconds()
+    if isinstance(obj, (datetime.date, datetime.time)):  # subclasses such as pd.Timestamp
+        return obj.isoformat()
     to_dict = getattr(obj, "to_dict", None)  # pandas Series and DataFrame
     if callable(to_dict) and type(obj).__module__.startswith("pandas"):
         return to_dict(orient="records") if hasattr(obj, "columns") else obj.tolist()

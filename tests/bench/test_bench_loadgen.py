@@ -1,16 +1,26 @@
 import json
+from typing import Any
 
 import pytest
 
 from bench import loadgen
 
-CLEAN = {
+CLEAN: dict[str, Any] = {
     "duration_us": 2_000_000,
     "requests": 1000,
     "bytes": 120_000,
     "errors": {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0},
-    "latency_us": {"min": 80, "max": 9000, "mean": 400.0, "stdev": 50.0, "p50": 350, "p75": 400,
-                   "p90": 500, "p99": 2500, "p99.9": 8000},
+    "latency_us": {
+        "min": 80,
+        "max": 9000,
+        "mean": 400.0,
+        "stdev": 50.0,
+        "p50": 350,
+        "p75": 400,
+        "p90": 500,
+        "p99": 2500,
+        "p99.9": 8000,
+    },
     "responses": 1000,
     "non_200": 0,
     "mismatches": 0,
@@ -18,7 +28,7 @@ CLEAN = {
 }
 
 
-def wrk_stdout(raw: dict) -> str:
+def wrk_stdout(raw: dict[str, Any]) -> str:
     return (
         "Running 2s test @ http://127.0.0.1:1234/classify\n"
         "  2 threads and 16 connections\n"
@@ -59,7 +69,7 @@ def test_clean_run_has_no_problems() -> None:
         ({"responses": 10}, "only 10 of 1000 answers were checked"),
     ],
 )
-def test_problems_name_each_kind_of_error(change: dict, phrase: str) -> None:
+def test_problems_name_each_kind_of_error(change: dict[str, Any], phrase: str) -> None:
     found = loadgen.problems({**CLEAN, **change})
     assert phrase in found
 

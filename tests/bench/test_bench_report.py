@@ -93,8 +93,16 @@ def test_markdown_has_ratios_failures_and_targets() -> None:
     summaries = report.summarize(records)
     iris = [m for m in MODELS if m.name == "iris"]
     verdicts = [report.judge(t, summaries, selected("tiffin", "baseline", "ceiling")) for t in TARGETS[:1]]
-    meta = {"date": "today", "machine": "2 CPUs", "wrk": "4.1.0", "runs": 1, "duration_s": 2.0,
-            "warmup_s": 1.0, "heavy_model": "not run", "busy_warning": 0.1}
+    meta = {
+        "date": "today",
+        "machine": "2 CPUs",
+        "wrk": "4.1.0",
+        "runs": 1,
+        "duration_s": 2.0,
+        "warmup_s": 1.0,
+        "heavy_model": "not run",
+        "busy_warning": 0.1,
+    }
     text = report.render_markdown(summaries, iris, ["tiffin", "baseline", "ceiling"], verdicts, meta)
     assert "| iris | 1 row, c=64 | ceiling | 8,000 | 4.00× | 10.0 | 1.00× | 5.00 | 0.25× |" in text
     assert "| iris | 1 row, c=64 | tiffin | failed |" in text

@@ -14,7 +14,8 @@ import runners
 class Doubler(runners.Runnable):
     """Doubles rows; records every batch it ran, so tests can see how calls were merged."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0, load_seconds: float = 0.0) -> None:
+        time.sleep(load_seconds)  # a slow model load
         self.delay = delay
         self.batches: list[int] = []
         self.active = 0
