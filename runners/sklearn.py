@@ -172,8 +172,8 @@ class SklearnRunnable(Runnable):
 
     SUPPORTS_CPU_MULTI_THREADING = True
 
-    def __init__(self, tag: str) -> None:
-        self.model = load_model(tag)
+    def __init__(self, tag: str, store: str | None = None) -> None:
+        self.model = load_model(tag, store=ModelStore(store) if store else None)
 
 
 def _calls(name: str) -> Any:

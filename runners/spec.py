@@ -113,7 +113,8 @@ def resolve(spec: RunnerSpec, store: ModelStore | None = None) -> Resolved:
     if spec.model is not None:
         model = (store or ModelStore.default()).get(spec.model)
         cls = runnable_for_model(model)
-        return Resolved(cls, {"tag": str(model.tag)}, cls.exposed_methods(), model.info.framework, model)
+        params: dict[str, Any] = {"tag": str(model.tag)} if store is None else {"tag": str(model.tag), "store": str(store.root)}
+        return Resolved(cls, params, cls.exposed_methods(), model.info.framework, model)
     target = import_object(str(spec.runnable))
     if not (isinstance(target, type) and issubclass(target, Runnable)):
         raise TypeError(f"runner {spec.name!r}: {spec.runnable} is not a runners.Runnable subclass")
