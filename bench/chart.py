@@ -30,7 +30,7 @@ def draw(
     width = 0.8 / max(1, len(servers))
     colors = {s: COLORS.get(s, FALLBACK_COLORS[i % len(FALLBACK_COLORS)]) for i, s in enumerate(servers)}
     panels = (("rps", "requests/s (log)"), ("p99_ms", "p99 latency, ms (log)"))
-    for ax, (metric, ylabel) in zip(axes, panels):
+    for ax, (metric, ylabel) in zip(axes, panels, strict=True):
         for i, server in enumerate(servers):
             color = colors[server]
             xs, heights, notes = [], [], []
@@ -65,13 +65,13 @@ def draw(
             if columns[x][0] != columns[x - 1][0]:
                 ax.axvline(x - 0.5, color="grey", linewidth=0.8)
     handles = [Patch(color=colors[s], label=s) for s in servers]
-    axes[0].legend(handles=handles, loc="upper right", fontsize=8, ncols=len(servers))
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.965), fontsize=8, ncols=len(servers))
     axes[0].margins(y=0.15)
     axes[-1].set_xticks(range(len(columns)))
     axes[-1].set_xticklabels([f"{model}\n{point.label}" for model, point in columns], fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.text(0.01, 0.005, "bar labels: ratio to the baseline of the same run", fontsize=7, color="grey")
-    fig.tight_layout(rect=(0, 0.02, 1, 1))
+    fig.tight_layout(rect=(0, 0.02, 1, 0.94))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -76,6 +76,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--ready-timeout", type=float, default=60.0, help="seconds a server gets to answer /readyz 200 [%(default)s]"
     )
     parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=env_float("BENCH_WAIT_IDLE", 0.0),
+        help="before each server start, wait up to this many seconds for other processes to use under "
+        f"{BUSY_WARNING * 100:.0f}%% of the CPUs (a shared machine) [0: do not wait, env BENCH_WAIT_IDLE]",
+    )
+    parser.add_argument(
         "--wrk-timeout",
         type=float,
         default=5.0,
@@ -167,11 +174,27 @@ def with_foreign_cpu(server: Server, action: Callable[[], T]) -> tuple[T, float]
     return result, max(0.0, busy - ours) / (wall * (os.cpu_count() or 1))
 
 
+def wait_idle(max_wait: float, window: float = 1.0) -> None:
+    """Wait until the machine (nothing of ours runs now) is nearly idle for one window."""
+    if max_wait <= 0:
+        return
+    deadline = time.monotonic() + max_wait
+    share = 1.0
+    while time.monotonic() < deadline:
+        start = procs.busy_seconds() - own_cpu_seconds()
+        time.sleep(window)
+        share = (procs.busy_seconds() - own_cpu_seconds() - start) / (window * (os.cpu_count() or 1))
+        if share < BUSY_WARNING:
+            return
+    log(f"  machine still busy ({share:.0%} of the CPUs) after waiting {max_wait:g} s; going on")
+
+
 def run_server(
     run: int,
     model: ModelSpec,
     spec: ServerSpec,
     payloads: dict[int, models.Payload],
+    *,
     args: argparse.Namespace,
     venv_bin: Path,
 ) -> dict[str, Any]:
@@ -193,11 +216,11 @@ def run_server(
     server = Server(
         name,
         argv,
-        server_env(model, venv_bin),
-        REPO,
-        WORK / "logs" / f"run{run}-{model.name}-{spec.name}.log",
-        HOST,
-        port,
+        env=server_env(model, venv_bin),
+        cwd=REPO,
+        log_path=WORK / "logs" / f"run{run}-{model.name}-{spec.name}.log",
+        host=HOST,
+        port=port,
     )
     stage = "start"
     try:
@@ -209,31 +232,13 @@ def run_server(
         url = f"http://{HOST}:{port}/classify"
         for point in model.points:
             stage = point.label
-            payload = payloads[point.rows]
             scratch = WORK / "wrk" / name.replace("/", "-")
-            if args.warmup > 0:
-                loadgen.run_wrk(
-                    url,
-                    payload.body,
-                    payload.expected,
-                    point.connections,
-                    point.threads,
-                    args.warmup,
-                    scratch,
-                    args.wrk_timeout,
-                )
-            measure = functools.partial(
-                loadgen.run_wrk,
-                url,
-                payload.body,
-                payload.expected,
-                point.connections,
-                point.threads,
-                args.duration,
-                scratch,
-                args.wrk_timeout,
+            drive = functools.partial(
+                loadgen.run_wrk, url, payloads[point.rows], point, workdir=scratch, timeout_s=args.wrk_timeout
             )
-            result, foreign = with_foreign_cpu(server, measure)
+            if args.warmup > 0:
+                drive(args.warmup)
+            result, foreign = with_foreign_cpu(server, functools.partial(drive, args.duration))
             record["points"][point.key] = {**result.to_dict(), "foreign_cpu": round(foreign, 3)}
             busy = f"; other processes used {foreign:.0%} of the CPUs" if foreign > BUSY_WARNING else ""
             log(
@@ -311,7 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     estimate = args.runs * points * (args.duration + args.warmup)
     log(
         f"bench: {args.runs} run(s) × {points} points × ({args.warmup:g} + {args.duration:g} s), "
-        f"about {estimate / 60:.1f} min of load; load average {os.getloadavg()[0]:.2f}; servers {', '.join(servers)}; TIFFIN_HOME={WORK / 'home'}"
+        f"about {estimate / 60:.1f} min of load; load average {os.getloadavg()[0]:.2f}; "
+        f"servers {', '.join(servers)}; TIFFIN_HOME={WORK / 'home'}"
     )
 
     payloads, heavy_note = prepare_models(args.model_specs, venv_bin)
@@ -322,7 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for model in args.model_specs:
                 log(f"run {run}/{args.runs}, model {model.name}")
                 for spec in args.server_specs:
-                    records.append(run_server(run, model, spec, payloads[model.name], args, venv_bin))
+                    wait_idle(args.wait_idle)
+                    records.append(run_server(run, model, spec, payloads[model.name], args=args, venv_bin=venv_bin))
     except KeyboardInterrupt:
         log("bench: interrupted; servers stopped, nothing written")
         return 130

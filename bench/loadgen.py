@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.config import Point
+from bench.models import Payload
+
 LUA_SCRIPT = Path(__file__).parent / "lua" / "post_json.lua"
 RESULT_MARK = "BENCH_RESULT "
 
@@ -105,23 +108,16 @@ def to_result(raw: dict[str, Any]) -> LoadResult:
 
 
 def run_wrk(
-    url: str,
-    body: bytes,
-    expected: bytes,
-    connections: int,
-    threads: int,
-    seconds: float,
-    workdir: Path,
-    timeout_s: float = 5.0,
+    url: str, payload: Payload, point: Point, seconds: float, *, workdir: Path, timeout_s: float = 5.0
 ) -> LoadResult:
-    """One wrk run; raises LoadError if any answer was not a 200 with the expected body."""
+    """One wrk run at ``point``'s connections; raises LoadError unless every answer was right."""
     workdir.mkdir(parents=True, exist_ok=True)
     body_file = workdir / "body.json"
     expected_file = workdir / "expected.json"
-    body_file.write_bytes(body)
-    expected_file.write_bytes(expected)
+    body_file.write_bytes(payload.body)
+    expected_file.write_bytes(payload.expected)
     env = {**os.environ, "BENCH_BODY_FILE": str(body_file), "BENCH_EXPECTED_FILE": str(expected_file)}
-    command = wrk_command(url, connections, threads, seconds, timeout_s)
+    command = wrk_command(url, point.connections, point.threads, seconds, timeout_s)
     try:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 60, check=False)
     except subprocess.TimeoutExpired as exc:

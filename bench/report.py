@@ -82,10 +82,7 @@ class Verdict:
     value: float | None
 
     def line(self) -> str:
-        if self.value is None:
-            measured = "not measured"
-        else:
-            measured = f"measured {self.value:.2f}"
+        measured = "not measured" if self.value is None else f"measured {self.value:.2f}"
         return f"{self.status} {self.text} ({measured})"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -23,14 +24,31 @@ class ServerFailed(Exception):
     """The server did not start, did not become ready, or answered wrongly."""
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def free_port(host: str = "127.0.0.1", span: int = 2) -> int:
+    """A port that is free together with the ``span - 1`` ports after it.
+
+    ``tiffin serve`` puts its runner sidecar on the next port up, so the pair must be free."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as first:
+            first.bind((host, 0))
+            port = int(first.getsockname()[1])
+            if port + span - 1 > 65535:
+                continue
+            others = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(span - 1)]
+            try:
+                for offset, sock in enumerate(others, start=1):
+                    sock.bind((host, port + offset))
+                return port
+            except OSError:
+                continue
+            finally:
+                for sock in others:
+                    sock.close()
+    raise OSError(f"no {span} consecutive free ports on {host}")
 
 
 def http_request(
-    host: str, port: int, method: str, path: str, body: bytes | None = None, timeout: float = 5.0
+    host: str, port: int, method: str, path: str, body: bytes | None = None, *, timeout: float = 5.0
 ) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
@@ -60,6 +78,7 @@ class Server:
         self,
         name: str,
         argv: Sequence[str],
+        *,
         env: Mapping[str, str],
         cwd: Path,
         log_path: Path,
@@ -226,10 +245,8 @@ class Server:
             notes.append(f"{self.name}: {len(left)} process(es) still alive {grace:g} s after SIGTERM, killed: {left}")
             _signal_group(pgid, signal.SIGKILL)
             for pid in left:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -239,7 +256,5 @@ class Server:
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -160,6 +160,10 @@ class _Server(uvicorn.Server):
     def handle_exit(self, sig: int, frame: Any) -> None:
         self._model_host.drain()
         super().handle_exit(sig, frame)
+        # A drained stop is a clean exit (0, as gunicorn does): uvicorn would re-raise the signal after.
+        captured = getattr(self, "_captured_signals", None)
+        if isinstance(captured, list):
+            captured.clear()
 
 
 def serve(

@@ -135,6 +135,13 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _staging_dir(parent: Path) -> Path:
+    # mkdtemp makes 0700 directories; a store built by one user (an image build) is read by another.
+    path = Path(tempfile.mkdtemp(prefix=".tmp-", dir=parent))
+    path.chmod(0o755)
+    return path
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
@@ -163,7 +170,7 @@ class ModelStore:
         tag = Tag(name, new_version())
         parent = self.root / tag.name
         parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=parent))
+        staging = _staging_dir(parent)
         try:
             write(staging / artifact)
             info = ModelInfo(
@@ -223,7 +230,7 @@ class ModelStore:
         if target.exists():
             raise StoreError(f"model {model.tag} is already in the store")
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
+        staging = _staging_dir(target.parent)
         try:
             shutil.copy2(source / METADATA_FILE, staging / METADATA_FILE)
             shutil.copy2(model.artifact_path, staging / model.info.artifact)
@@ -270,4 +277,5 @@ class ModelStore:
         fd, tmp = tempfile.mkstemp(prefix=".latest-", dir=pointer.parent)
         with os.fdopen(fd, "w") as f:
             f.write(f"{tag.version}\n")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, pointer)

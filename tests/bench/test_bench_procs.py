@@ -48,3 +48,14 @@ def test_workers_are_holders_without_holding_children() -> None:
 def test_busy_seconds_skips_idle_and_iowait() -> None:
     text = "cpu  100 10 50 9000 40 5 5 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n"
     assert procs.busy_seconds(text) == 170 / procs.CLOCK_TICKS
+
+
+def test_free_port_leaves_the_next_port_free_too() -> None:
+    import socket
+
+    from bench.server import free_port
+
+    port = free_port()
+    for candidate in (port, port + 1):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", candidate))

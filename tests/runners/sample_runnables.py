@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,13 @@ class Doubler(runners.Runnable):
     def sleep(self, seconds: float) -> float:
         time.sleep(seconds)
         return seconds
+
+    @runners.method
+    def hold(self, request: dict[str, Any]) -> float:
+        """Touch ``request["started"]`` (a path), then sleep ``request["seconds"]``."""
+        Path(request["started"]).touch()
+        time.sleep(request["seconds"])
+        return float(request["seconds"])
 
     @runners.method
     def crash(self, value: Any) -> Any:

@@ -150,8 +150,10 @@ def test_deadlines_from_the_header() -> None:
 def test_a_full_queue_answers_503_with_retry_after() -> None:
     async def main() -> None:
         async with serving(doubler()) as (_, client):
-            slow = [asyncio.ensure_future(client.post("/sleep", json=0.3)) for _ in range(3)]
-            await asyncio.sleep(0.1)  # one runs, two wait: the queue (max_queue=2) is full
+            slow = [asyncio.ensure_future(client.post("/sleep", json=0.3))]
+            await asyncio.sleep(0.05)  # it runs ...
+            slow += [asyncio.ensure_future(client.post("/sleep", json=0.3)) for _ in range(2)]
+            await asyncio.sleep(0.05)  # ... and two wait: the queue (max_queue=2) is full
             response = await client.post("/sleep", json=0)
             assert response.status_code == 503
             assert response.headers["retry-after"] == "1"

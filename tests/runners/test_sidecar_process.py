@@ -1,0 +1,126 @@
+"""Real sidecar processes: ``python -m runners serve`` on free ports."""
+
+import asyncio
+import io
+import pickle
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from sklearn.datasets import load_iris
+
+import runners
+from runners import protocol
+
+PROBE = [[5.9, 3.0, 5.1, 1.8]]
+SAMPLES = Path(__file__).resolve().parent / "sample_runnables.py"
+
+
+def npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def batches(scrape: Callable[[str], dict[str, float]], url: str, runner: str, method: str) -> tuple[float, float]:
+    values = scrape(url)
+    labels = f'{{method="{method}",runner="{runner}"}}'
+    return values.get(f"tiffin_runner_batch_size_count{labels}", 0.0), values.get(f"tiffin_runner_batch_size_sum{labels}", 0.0)
+
+
+def test_serves_npy_and_json_refuses_pickle_and_garbage_and_keeps_serving(iris_sidecar: Any) -> None:
+    url = iris_sidecar.url
+    with httpx.Client(base_url=url, timeout=10) as client:
+        assert client.get("/livez").status_code == 200
+        response = client.post("/predict", content=npy(np.array(PROBE)), headers={"content-type": protocol.NPY})
+        assert response.status_code == 200
+        assert np.load(io.BytesIO(response.content), allow_pickle=False).tolist() == [2]
+        assert client.post("/predict", json=PROBE).json() == [2]
+
+        response = client.post("/predict", content=pickle.dumps(np.array(PROBE)), headers={"content-type": "application/python-pickle"})
+        assert response.status_code == 415 and response.json()["type"] == "UnsupportedMediaType"
+        response = client.post("/predict", content=b"\x93NUMPY garbage", headers={"content-type": protocol.NPY})
+        assert response.status_code == 400 and response.json()["type"] == "InvalidInput"
+        assert client.post("/predict", json=PROBE).json() == [2]
+        info = client.get("/info").json()
+        assert info["name"] == "iris_clf" and info["methods"]["predict"]["batchable"] is True
+
+
+def test_400_concurrent_single_rows_are_answered_correctly_in_fewer_batches(
+    iris_sidecar: Any, iris_models: dict[str, str], scrape: Callable[[str], dict[str, float]]
+) -> None:
+    x, _ = load_iris(return_X_y=True)
+    rows = np.concatenate([x, x, x])[:400]
+    expected = runners.sklearn.load_model(iris_models["iris_clf"]).predict(rows)
+    runner = runners.sklearn.get("iris_clf:latest").to_runner()
+    runner.configure(url=iris_sidecar.url)
+    count_before, rows_before = batches(scrape, iris_sidecar.url, "iris_clf", "predict")
+
+    async def main() -> list[Any]:
+        await runner.startup()
+        try:
+            return await asyncio.gather(*(runner.predict.async_run(rows[i : i + 1]) for i in range(400)))
+        finally:
+            await runner.shutdown()
+
+    results = asyncio.run(main())
+    assert [int(r[0]) for r in results] == expected.tolist()
+    count, rows_seen = batches(scrape, iris_sidecar.url, "iris_clf", "predict")
+    assert rows_seen - rows_before == 400
+    assert count - count_before < 400
+
+
+def test_mixed_multi_row_requests_are_split_back_to_every_caller(
+    doubler_sidecar: Any, samples: Any, scrape: Callable[[str], dict[str, float]]
+) -> None:
+    runner = runners.Runner(samples.Doubler, name="doubler")
+    runner.configure(url=doubler_sidecar.url)
+    rng = np.random.default_rng(3)
+    inputs = [np.column_stack([np.full(n, i), np.arange(n), rng.random(n)]) for i, n in enumerate(rng.integers(1, 8, 200))]
+    count_before, rows_before = batches(scrape, doubler_sidecar.url, "doubler", "double")
+
+    async def main() -> list[Any]:
+        await runner.startup()
+        try:
+            return await asyncio.gather(*(runner.double.async_run(x) for x in inputs))
+        finally:
+            await runner.shutdown()
+
+    results = asyncio.run(main())
+    for x, result in zip(inputs, results, strict=True):
+        assert result.shape == x.shape and np.array_equal(result, x * 2)
+    count, rows_seen = batches(scrape, doubler_sidecar.url, "doubler", "double")
+    assert rows_seen - rows_before == sum(len(x) for x in inputs)
+    assert count - count_before < len(inputs)
+    assert scrape(doubler_sidecar.url)['tiffin_runner_batch_size_bucket{le="32.0",method="double",runner="doubler"}'] == count
+
+
+def test_sigterm_lets_work_in_flight_finish_then_exits_cleanly(start_sidecar: Callable[..., Any], tmp_path: Path) -> None:
+    sidecar = start_sidecar("--runnable", f"{SAMPLES}:Doubler", "--name", "draining")
+    started = tmp_path / "started"
+    answer: list[httpx.Response] = []
+    call = threading.Thread(
+        target=lambda: answer.append(
+            httpx.post(f"{sidecar.url}/hold", json={"started": str(started), "seconds": 1.0}, timeout=30)
+        )
+    )
+    call.start()
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert started.exists()
+    sidecar.proc.send_signal(signal.SIGTERM)
+    call.join(30)
+    assert answer and answer[0].status_code == 200 and answer[0].json() == 1.0
+    assert sidecar.proc.wait(30) == 0
+
+
+def test_a_model_that_cannot_load_stops_the_process(start_sidecar: Callable[..., Any]) -> None:
+    sidecar = start_sidecar("--model", "no_such_model:latest", ready=False)
+    assert sidecar.proc.wait(60) == 3
+    assert "no_such_model" in sidecar.output()
