@@ -72,7 +72,7 @@ class Transport(Protocol):
 
 
 class HttpxTransport:
-    def __init__(self, *, max_connections: int = 256, inner: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, *, max_connections: int = 100, inner: httpx.AsyncBaseTransport | None = None) -> None:
         self._client = httpx.AsyncClient(
             transport=inner,
             limits=httpx.Limits(
