@@ -75,7 +75,7 @@ def load(args: argparse.Namespace, *, port_key: str | None = "server.port") -> A
         overrides[port_key] = args.port
     if getattr(args, "workers", None) is not None:
         overrides["server.workers"] = args.workers
-    return load_config(path, overrides=overrides)
+    return load_config(path, overrides=overrides, default_file=service is None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -510,12 +510,15 @@ def load_config(
     env: Mapping[str, str] = os.environ,
     *,
     overrides: Mapping[str, Any] | None = None,
+    default_file: bool = True,
 ) -> TiffinConfig:
     """Read, merge and validate the configuration; raise ``ConfigError`` on any problem.
 
     ``overrides`` maps dotted keys (``"server.port"``) to values given on the command line.
+    ``default_file=False`` skips ``config/service.yaml`` when neither ``path`` nor
+    ``$TIFFIN_CONFIG`` names a file (a Python service given on the command line stands alone).
     """
-    file = _choose_file(path, env)
+    file = _choose_file(path, env, default_file)
     display = str(file) if file is not None else "<defaults>"
     data = _read_yaml(file) if file is not None else {}
     sources: dict[str, str] = {}
@@ -585,11 +588,13 @@ def _import_paths(config: TiffinConfig) -> Iterator[tuple[str, str, Callable[[An
         yield f"mounts.{index}.app", mount.app, an_app
 
 
-def _choose_file(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:
+def _choose_file(
+    path: str | os.PathLike[str] | None, env: Mapping[str, str], default_file: bool = True
+) -> Path | None:
     if path is None and env.get("TIFFIN_CONFIG"):
         path = env["TIFFIN_CONFIG"]
     if path is None:
-        return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
+        return DEFAULT_CONFIG_PATH if default_file and DEFAULT_CONFIG_PATH.is_file() else None
     file = Path(path)
     if not file.is_file():
         reason = "is a directory, not a config file" if file.is_dir() else "config file not found"

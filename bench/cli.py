@@ -239,7 +239,7 @@ def run_server(
             if args.warmup > 0:
                 drive(args.warmup)
             result, foreign = with_foreign_cpu(server, functools.partial(drive, args.duration))
-            record["points"][point.key] = {**result.to_dict(), "foreign_cpu": round(foreign, 3)}
+            record["points"][point.key] = {**result.to_dict(point.connections), "foreign_cpu": round(foreign, 3)}
             busy = f"; other processes used {foreign:.0%} of the CPUs" if foreign > BUSY_WARNING else ""
             log(
                 f"  {name} {point.label}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, "
@@ -250,7 +250,9 @@ def run_server(
         record["error"] = f"{stage}: {exc}"
         log(f"  {name} FAILED at {stage}: {exc}")
     finally:
+        stopping = time.monotonic()
         notes = server.stop()
+        record["stop_s"] = round(time.monotonic() - stopping, 2)
         memory = server.memory
         record["tree_rss_mb"] = memory.tree_peak / MB if memory.samples else None
         record["worker_rss_mb"] = memory.worker_peak / MB if memory.workers_seen else None

@@ -30,11 +30,14 @@ class LoadResult:
     requests: int
     raw: dict[str, Any]  # everything the Lua script reported
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, connections: int) -> dict[str, Any]:
         return {
             "rps": self.rps,
             "p50_ms": self.p50_ms,
             "p99_ms": self.p99_ms,
+            # wrk's percentiles are corrected for coordinated omission; with every connection
+            # always waiting on one answer, Little's law gives the uncorrected mean latency
+            "raw_mean_ms": connections / self.rps * 1000 if self.rps else None,
             "requests": self.requests,
             "wrk": self.raw,
         }
@@ -49,7 +52,7 @@ def wrk_path() -> str:
 
 def wrk_version() -> str:
     out = subprocess.run([wrk_path(), "--version"], capture_output=True, text=True, check=False)
-    match = re.search(r"wrk (\S+)", out.stdout + out.stderr)
+    match = re.search(r"wrk \S*?(\d+\.\d+\.\d+)", out.stdout + out.stderr)
     return match.group(1) if match else "unknown"
 
 

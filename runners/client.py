@@ -48,6 +48,10 @@ class ConnectFailed(TransportError):
     """No connection was made: the request never reached the runner, so another one may take it."""
 
 
+class ConnectTimedOut(ConnectFailed):
+    """No connection within the connect timeout: a dead host, or an event loop too busy to notice."""
+
+
 class ConnectionLost(TransportError):
     """The connection closed before an answer came (a runner restart, or a stale keep-alive)."""
 
@@ -99,7 +103,9 @@ class HttpxTransport:
                 content=content,
                 timeout=httpx.Timeout(timeout, connect=connect_timeout),
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        except httpx.ConnectTimeout as exc:
+            raise ConnectTimedOut(str(exc) or type(exc).__name__) from exc
+        except httpx.ConnectError as exc:
             raise ConnectFailed(str(exc) or type(exc).__name__) from exc
         except httpx.TimeoutException as exc:
             raise TimedOut(str(exc) or type(exc).__name__) from exc
@@ -170,6 +176,7 @@ class RunnerClient:
     ) -> RawResponse:
         await self._balancer.ensure_fresh()
         tried: set[Endpoint] = set()
+        slow: set[Endpoint] = set()
         retried_lost = False
         last: TransportError | None = None
         while True:
@@ -194,9 +201,13 @@ class RunnerClient:
                     connect_timeout=min(timeout, self._connect_timeout),
                 )
             except ConnectFailed as exc:
+                last = exc
+                if isinstance(exc, ConnectTimedOut) and endpoint not in slow:
+                    # Under a burst, our own loop can be too busy to see a connection complete in time.
+                    slow.add(endpoint)
+                    continue
                 self._balancer.failed(endpoint)
                 tried.add(endpoint)
-                last = exc
                 continue
             except ConnectionLost as exc:
                 # Most often a keep-alive connection the runner closed as we reused it: try once more.

@@ -65,7 +65,9 @@ class Proc:
         self.log.flush()
         return Path(self.log.name).read_text(errors="replace")
 
-    def wait_http(self, url: str, *, status: int = 200, timeout: float = 30.0) -> httpx.Response:
+    def wait_http(
+        self, url: str, *, status: int = 200, timeout: float = 30.0, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         """Poll ``url`` until it answers ``status``; fail with the process's log if it dies or times out."""
         deadline = time.monotonic() + timeout
         last: object = None
@@ -73,7 +75,7 @@ class Proc:
             if self.process.poll() is not None:
                 raise AssertionError(f"{self.argv} exited {self.process.returncode}:\n{self.output()}")
             try:
-                response = httpx.get(url, timeout=2.0)
+                response = httpx.get(url, timeout=2.0, headers=headers)
                 if response.status_code == status:
                     return response
                 last = response.status_code

@@ -55,11 +55,12 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body"):
             break
-    if scope["method"] == "GET" and scope["path"] in ("/readyz", "/livez", "/healthz"):
+    path = scope["path"]
+    if scope["method"] == "GET" and path in ("/readyz", "/livez", "/healthz"):
         await respond(send, 200, TEXT_HEADERS, b"ok")
-        return
-    answer = ANSWERS.get(b"".join(chunks)) if scope["path"] == "/classify" else None
-    if answer is None:
-        await respond(send, 404 if scope["path"] != "/classify" else 400, JSON_HEADERS, b'{"error":"unknown body"}')
-        return
-    await respond(send, 200, JSON_HEADERS, answer)
+    elif path != "/classify":
+        await respond(send, 404, JSON_HEADERS, b'{"error":"no such route"}')
+    elif (answer := ANSWERS.get(b"".join(chunks))) is None:
+        await respond(send, 400, JSON_HEADERS, b'{"error":"unknown body"}')
+    else:
+        await respond(send, 200, JSON_HEADERS, answer)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import numpy as np
 from sklearn.datasets import load_iris
 
@@ -124,3 +125,32 @@ def test_a_model_that_cannot_load_stops_the_process(start_sidecar: Callable[...,
     sidecar = start_sidecar("--model", "no_such_model:latest", ready=False)
     assert sidecar.proc.wait(60) == 3
     assert "no_such_model" in sidecar.output()
+
+
+def test_the_client_fails_fast_while_the_runner_is_down_and_recovers_when_it_returns(
+    start_sidecar: Callable[..., Any], samples: Any
+) -> None:
+    sidecar = start_sidecar("--runnable", f"{SAMPLES}:Doubler", "--name", "phoenix")
+    runner = runners.Runner(samples.Doubler, name="phoenix")
+    runner.configure(url=sidecar.url, timeout=30)
+
+    async def call() -> Any:
+        return await runner.echo.async_run("hi")
+
+    async def main() -> None:
+        await runner.startup()
+        assert await call() == "hi"  # a pooled keep-alive connection now exists
+        sidecar.stop(signal.SIGKILL)
+        for _ in range(3):
+            started = time.monotonic()
+            with pytest.raises(runners.RunnerUnavailable):
+                await call()
+            assert time.monotonic() - started < 2.0
+        assert not await runner.is_ready()
+        back = await asyncio.to_thread(start_sidecar, "--runnable", f"{SAMPLES}:Doubler", "--name", "phoenix", port=sidecar.port)
+        assert await call() == "hi"  # new connections to the new process
+        assert runner.echo.run is not None and await runner.is_ready()
+        back.stop()
+        await runner.shutdown()
+
+    asyncio.run(main())

@@ -1,0 +1,126 @@
+"""Every seed example, served by ``tiffin serve`` as a user would, with every endpoint it defines called."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.procs import Proc, free_port_block, tiffin
+
+IRIS = [[5.9, 3.0, 5.1, 1.8]]
+FEATURES = {"sepal_len": 5.9, "sepal_width": 3.0, "petal_len": 5.1, "petal_width": 1.8}
+
+
+def check_iris_service(c: httpx.Client) -> None:
+    assert c.post("/classify", json=IRIS).json() == [2]
+    assert c.post("/v1/models/iris_classifier/predict", json=IRIS).json() == [2]
+
+
+def check_middleware_service(c: httpx.Client) -> None:
+    assert c.get("/livez", headers={"host": "evil.test"}).status_code == 400
+    assert c.post("/classify", json=IRIS, headers={"host": "evil.test"}).status_code == 400
+    redirect = c.post("/classify", json=IRIS, headers={"host": "api.example.com"})
+    assert redirect.status_code in (307, 308)
+    assert redirect.headers["location"] == "https://api.example.com/classify"
+
+
+def check_fastapi_service(c: httpx.Client) -> None:
+    assert c.post("/predict_bentoml", json=FEATURES).json() == [2]
+    meta = c.get("/metadata").json()
+    assert meta["name"] == "iris_clf_with_feature_names" and meta["version"]
+    assert c.post("/predict_fastapi", json=FEATURES).json() == {"prediction": 2}
+    assert c.post("/predict_fastapi_async", json=FEATURES).json() == {"prediction": 2}
+    assert c.post("/predict_bentoml", json={"sepal_len": "long"}).status_code == 400
+    paths = c.get("/docs.json").json()["paths"]
+    assert {"/predict_bentoml", "/metadata", "/predict_fastapi", "/predict_fastapi_async"} <= set(paths)
+
+
+def check_flask_service(c: httpx.Client) -> None:
+    assert c.post("/predict_bentoml", json=IRIS).json() == [2]
+    meta = c.get("/metadata").json()
+    assert meta["name"] == "iris_clf" and meta["version"]
+    assert c.post("/predict_flask", json=IRIS).json() == [2]
+    other = c.post("/predict_flask", content="5.9,3,5.1,1.8", headers={"content-type": "text/csv"})
+    assert other.text == "Content-Type not supported!"
+
+
+def check_fastapi_class_service(c: httpx.Client) -> None:
+    assert c.get("/v1/hello").json() == "Hello MyService"
+    assert c.get("/v1/hello1").json() == "Hello MyService"
+
+
+def check_summarization(c: httpx.Client) -> None:
+    summary = c.post("/summarize", json={})
+    assert summary.status_code == 200 and summary.text.startswith("Breaking News")
+    given = c.post("/summarize", json={"text": "One sentence here. Another one there."})
+    assert given.text.startswith("One sentence here.")
+
+
+def check_summarization_fastapi(c: httpx.Client) -> None:
+    check_summarization(c)
+    assert c.get("/v1/hello-inside").json().startswith("Hello MyService. You can access the Service instance inside")
+    assert c.get("/v1/hello-outside").json().startswith("Hello MyService. You can access the Service instance outside")
+
+
+def check_quart_service(c: httpx.Client) -> None:
+    assert c.get("/v1/hello").text == "Hello, MyService"
+
+
+def check_quart_summarization(c: httpx.Client) -> None:
+    check_summarization(c)
+    assert c.get("/v1/hello").text == "Hello, MyService"
+
+
+def check_prefix_service(c: httpx.Client) -> None:
+    assert c.get("/fastapi/hello").json() == "Hello MyService"
+    assert c.get("/hello").status_code == 404
+
+
+def check_trusted_host_service(c: httpx.Client) -> None:
+    text = {"text": "Short news. More words follow."}
+    assert c.post("/summarize", json=text, headers={"host": "example.com"}).text == "Short news. More words follow."
+    assert c.post("/summarize", json=text, headers={"host": "evil.test"}).status_code == 400
+
+
+def check_custom_runnable(c: httpx.Client) -> None:
+    assert c.post("/classify", json=IRIS).json() == [2]
+    assert c.post("/classify", json=[[5.1, 3.5, 1.4, 0.2], *IRIS]).json() == [0, 2]
+
+
+EXAMPLES: dict[str, tuple[list[str], Callable[[httpx.Client], None]]] = {
+    "iris_service": (["examples/iris_service.py:svc"], check_iris_service),
+    "middleware_service": (["examples/middleware_service.py:svc"], check_middleware_service),
+    "fastapi_service": (["examples/fastapi_service.py:svc"], check_fastapi_service),
+    "flask_service": (["examples/flask_service.py:svc"], check_flask_service),
+    "fastapi_class_service": (["examples/fastapi_class_service.py:MyService"], check_fastapi_class_service),
+    "summarization_fastapi": (["examples/summarization_fastapi.py:Summarization"], check_summarization_fastapi),
+    "quart_service": (["examples/quart_service.py:MyService"], check_quart_service),
+    "quart_summarization": (["examples/quart_summarization.py:Summarization"], check_quart_summarization),
+    "prefix_service": (["examples/prefix_service.py:MyService"], check_prefix_service),
+    "trusted_host_service": (["examples/trusted_host_service.py:Summarization"], check_trusted_host_service),
+    "custom_runnable": (["config/custom_runnable.yaml"], check_custom_runnable),
+}
+
+
+# The middleware example redirects every request to https, so its readiness shows as a redirect.
+READY_AS = {"middleware_service": (307, "example.com")}
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_example_serves_every_endpoint(example: str, iris_home: Path) -> None:
+    args, check = EXAMPLES[example]
+    port = free_port_block(3)
+    proc = Proc(
+        tiffin("serve", *args, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+        env={"TIFFIN_HOME": str(iris_home)},
+    )
+    try:
+        status, host = READY_AS.get(example, (200, "example.com"))
+        proc.wait_http(f"http://127.0.0.1:{port}/readyz", timeout=60, status=status, headers={"host": host})
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            check(client)
+    finally:
+        proc.stop()

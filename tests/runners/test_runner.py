@@ -1,0 +1,146 @@
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import runners
+from runners import deadline
+from runners.errors import DeadlineExceeded, RunnerUnavailable
+from runners.runner import Runner, url_variable
+from runners.spec import BatchingOptions, RunnerSpec
+
+SAMPLES = Path(__file__).resolve().parent / "sample_runnables.py"
+PROBE = np.array([[5.9, 3.0, 5.1, 1.8]])
+
+
+def test_methods_are_attributes_with_run_and_async_run(samples: Any) -> None:
+    runner = Runner(samples.Doubler, name="doubler", runnable_init_params={"delay": 0.0})
+    assert runner.name == "doubler"
+    assert set(runner.methods) == {"double", "column_sums", "echo", "hold", "sleep", "crash"}
+    assert runner.double is runner.methods["double"] and runner.double.config.batchable
+    assert callable(runner.double.run) and callable(runner.double.async_run)
+    with pytest.raises(AttributeError, match="no method 'predict'"):
+        runner.predict  # noqa: B018
+    assert Runner(samples.Doubler).name == "doubler"
+
+
+def test_only_runnables_with_methods_make_runners() -> None:
+    class Empty(runners.Runnable):
+        pass
+
+    with pytest.raises(TypeError):
+        Runner(object)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="no @runners.method"):
+        Runner(Empty)
+
+
+def test_method_configs_override_the_class(samples: Any) -> None:
+    runner = Runner(samples.Doubler, method_configs={"echo": {"batchable": True}})
+    assert runner.echo.config.batchable
+    with pytest.raises(ValueError, match="does not expose"):
+        Runner(samples.Doubler, method_configs={"nope": {}})
+
+
+def test_url_from_configure_else_the_environment(samples: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert url_variable("iris_clf") == "TIFFIN_RUNNER_IRIS_CLF_URL"
+    assert url_variable("iris-clf.v2") == "TIFFIN_RUNNER_IRIS_CLF_V2_URL"
+    runner = Runner(samples.Doubler, name="my-doubler")
+    assert runner.url is None
+    monkeypatch.setenv("TIFFIN_RUNNER_MY_DOUBLER_URL", "http://a:1")
+    assert runner.url == "http://a:1"
+    runner.configure(url="http://b:2", timeout=3.0)
+    assert runner.url == "http://b:2"
+
+
+def test_without_a_url_calls_say_how_to_give_one(samples: Any) -> None:
+    runner = Runner(samples.Doubler, name="nowhere")
+    with pytest.raises(RunnerUnavailable) as caught:
+        runner.echo.run(1)
+    assert "TIFFIN_RUNNER_NOWHERE_URL" in str(caught.value.detail)
+    assert asyncio.run(runner.is_ready()) is False
+
+
+def test_init_local_runs_the_model_in_process(samples: Any) -> None:
+    runner = Runner(samples.Doubler, name="local")
+    runner.init_local()
+    assert runner.is_local
+    assert runner.double.run(np.ones((2, 1))).tolist() == [[2.0], [2.0]]
+    assert runner.echo.run(value="kw") == "kw"  # in process, any arguments
+
+    async def main() -> None:
+        assert await runner.is_ready()
+        await runner.startup()
+        assert (await runner.double.async_run(np.ones(1))).tolist() == [2.0]
+        assert runner.double.run(np.ones(1)).tolist() == [2.0]  # allowed on the loop: nothing waits on it
+
+    asyncio.run(main())
+
+
+def test_the_spec_says_how_a_sidecar_serves_it(samples: Any, iris_models: dict[str, str]) -> None:
+    runner = Runner(samples.Doubler, name="d", runnable_init_params={"delay": 0.5}, max_batch_size=8, max_latency_ms=2)
+    spec = runner.spec()
+    assert spec.runnable == f"{SAMPLES}:Doubler" and spec.init_params == {"delay": 0.5}
+    assert (spec.batching.max_batch_size, spec.batching.max_latency_ms) == (8, 2)
+    assert runner.spec(batching={"max_batch_size": 4, "enabled": False}).batching == BatchingOptions(
+        enabled=False, max_batch_size=4
+    )
+    iris = runners.sklearn.get("iris_clf:latest").to_runner(name="iris")
+    assert iris.spec() == RunnerSpec("iris", model=iris_models["iris_clf"])
+    again = Runner.from_spec(iris.spec())
+    assert again.name == "iris" and set(again.methods) == {"predict"}
+    assert again.model is not None and str(again.model.tag) == iris_models["iris_clf"]
+
+
+def test_remote_methods_take_exactly_one_argument(samples: Any) -> None:
+    runner = Runner(samples.Doubler, name="remote")
+    runner.configure(url="http://127.0.0.1:9")
+    with pytest.raises(TypeError, match="exactly one"):
+        runner.echo.run(1, 2)
+    with pytest.raises(TypeError, match="exactly one"):
+        runner.echo.run(value=1)
+
+
+def test_sync_and_async_calls_to_a_sidecar(iris_sidecar: Any) -> None:
+    runner = runners.sklearn.get("iris_clf:latest").to_runner()
+    runner.configure(url=iris_sidecar.url)
+    # (b) a plain script, no loop: the private background loop does the I/O
+    assert runner.predict.run(PROBE).tolist() == [2]
+
+    async def main() -> None:
+        await runner.startup()
+        assert await runner.is_ready()
+        assert (await runner.predict.async_run(PROBE)).tolist() == [2]
+        # (a) worker threads while this loop runs: submitted to the loop captured by startup()
+        threads = await asyncio.gather(*(asyncio.to_thread(runner.predict.run, PROBE) for _ in range(8)))
+        assert [r.tolist() for r in threads] == [[2]] * 8
+        # (c) on the loop's own thread: refused, it would deadlock
+        with pytest.raises(RuntimeError, match="async_run"):
+            runner.predict.run(PROBE)
+        await runner.shutdown()
+
+    asyncio.run(main())
+
+
+def test_the_deadline_travels_with_sync_calls_from_threads(doubler_sidecar: Any, samples: Any) -> None:
+    runner = Runner(samples.Doubler, name="doubler")
+    runner.configure(url=doubler_sidecar.url)
+    outcome: list[Any] = []
+
+    def worker() -> None:
+        with deadline.scope(time.time() + 0.3):
+            started = time.monotonic()
+            try:
+                runner.sleep.run(1.0)
+            except DeadlineExceeded as exc:
+                outcome.append((exc, time.monotonic() - started))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(10)
+    assert outcome and outcome[0][1] < 0.9
+    with deadline.scope(time.time() - 1), pytest.raises(DeadlineExceeded):
+        runner.echo.run(1)
