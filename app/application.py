@@ -206,6 +206,13 @@ class ServiceApp:
         return RequestIdMiddleware(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        root = self.settings.root_path
+        if root and scope["type"] in ("http", "websocket"):
+            # As uvicorn's --root-path does: a gateway may strip the prefix or pass it on.
+            scope = dict(scope)
+            scope["root_path"] = root
+            if not scope["path"].startswith(root + "/") and scope["path"] != root:
+                scope["path"] = root + scope["path"]
         await self.app(scope, receive, send)
 
 

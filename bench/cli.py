@@ -370,6 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log("")
     log(markdown)
     log(f"bench: wrote {args.out / 'results.md'}, results.json, results.png; server logs in {WORK / 'logs'}")
+    for verdict in verdicts:
+        log(verdict.line())
     failed = [r for r in records if not r["ok"]]
     if failed:
         for record in failed:

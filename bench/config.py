@@ -76,6 +76,14 @@ MODELS: tuple[ModelSpec, ...] = (
 )
 
 Metric = Literal["rps", "p50_ms", "p99_ms", "ready_s", "worker_rss_mb"]
+NAMES: dict[str, str] = {
+    "rps": "req/s",
+    "p50_ms": "p50",
+    "p99_ms": "p99",
+    "ready_s": "start to ready",
+    "worker_rss_mb": "peak RSS of each API worker",
+}
+UNITS: dict[str, str] = {"rps": " req/s", "p50_ms": " ms", "p99_ms": " ms", "ready_s": " s", "worker_rss_mb": " MB"}
 
 
 @dataclass(frozen=True)
@@ -86,21 +94,26 @@ class Target:
     metric: Metric
     op: Literal[">=", "<="]
     bound: float
-    point: str | None = None  # Point.key for load metrics; None for per-start figures
+    point: Point | None = None  # for load metrics; None for figures of the whole start
     relative: bool = True
 
     @property
+    def unit(self) -> str:
+        return "×" if self.relative else UNITS[self.metric]
+
+    @property
     def text(self) -> str:
-        where = f"{self.model} {self.point}" if self.point else self.model
-        unit = "× baseline" if self.relative else {"ready_s": "s", "worker_rss_mb": "MB"}.get(self.metric, "")
-        return f"{where}: {SUBJECT} {self.metric} {self.op} {self.bound:g} {unit}".rstrip()
+        where = f"{self.model}, {self.point.label}" if self.point else self.model
+        op = "≥" if self.op == ">=" else "≤"
+        bound = f"{self.bound:g}{self.unit}" + (" the baseline's" if self.relative else "")
+        return f"{where}: {SUBJECT} {NAMES[self.metric]} {op} {bound}"
 
 
 TARGETS: tuple[Target, ...] = (
-    Target("iris", "rps", ">=", 1.0, point="1row-c64"),
-    Target("iris", "p99_ms", "<=", 1.5, point="1row-c64"),
-    Target("iris", "p50_ms", "<=", 2.0, point="1row-c1"),
-    Target("heavy", "rps", ">=", 2.0, point="1row-c64"),
+    Target("iris", "rps", ">=", 1.0, point=Point(1, 64)),
+    Target("iris", "p99_ms", "<=", 1.5, point=Point(1, 64)),
+    Target("iris", "p50_ms", "<=", 2.0, point=Point(1, 1)),
+    Target("heavy", "rps", ">=", 2.0, point=Point(1, 64)),
     Target("iris", "worker_rss_mb", "<=", 80, relative=False),
     Target("heavy", "worker_rss_mb", "<=", 80, relative=False),
     Target("iris", "ready_s", "<=", 2.0, relative=False),

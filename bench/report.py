@@ -80,9 +80,10 @@ class Verdict:
     status: str  # PASS, FAIL or SKIP
     text: str
     value: float | None
+    unit: str = ""
 
     def line(self) -> str:
-        measured = "not measured" if self.value is None else f"measured {self.value:.2f}"
+        measured = "not measured" if self.value is None else f"measured {self.value:.2f}{self.unit}"
         return f"{self.status} {self.text} ({measured})"
 
 
@@ -90,14 +91,14 @@ def judge(target: Target, summaries: dict[tuple[str, str], Summary], selected: s
     """Judge a target on medians; SKIP when the run did not include what it needs."""
     needed = {(target.model, SUBJECT)} | ({(target.model, BASELINE)} if target.relative else set())
     if not needed <= selected:
-        return Verdict("SKIP", target.text, None)
+        return Verdict("SKIP", target.text, None, target.unit)
     value: float | None
     if target.point is not None:
         if target.relative:
-            value = ratio(summaries, target.model, SUBJECT, target.point, target.metric)
+            value = ratio(summaries, target.model, SUBJECT, target.point.key, target.metric)
         else:
             mine = summaries.get((target.model, SUBJECT))
-            value = mine.points.get(target.point, {}).get(target.metric) if mine else None
+            value = mine.points.get(target.point.key, {}).get(target.metric) if mine else None
     else:
         mine = summaries.get((target.model, SUBJECT))
         value = mine.start.get(target.metric) if mine else None
@@ -106,9 +107,9 @@ def judge(target: Target, summaries: dict[tuple[str, str], Summary], selected: s
             base_value = base.start.get(target.metric) if base else None
             value = value / base_value if base_value else None
     if value is None:
-        return Verdict("FAIL", target.text, None)
+        return Verdict("FAIL", target.text, None, target.unit)
     passed = value >= target.bound if target.op == ">=" else value <= target.bound
-    return Verdict("PASS" if passed else "FAIL", target.text, value)
+    return Verdict("PASS" if passed else "FAIL", target.text, value, target.unit)
 
 
 def fmt(value: float | None) -> str:
@@ -194,10 +195,11 @@ def render_markdown(
         ),
         "",
         (
-            "Every server runs 2 API worker processes. `÷ base` divides by the baseline of the same run "
-            "(hand-written FastAPI app, same model in-process); `ceiling` is a bare ASGI app returning a "
-            "fixed answer under the same gunicorn setup. Latencies are wrk's, which corrects for "
-            "coordinated omission: a single long pause raises p99 for the whole point."
+            "Every server runs 2 API worker processes. `÷ base` divides by the baseline measured in the "
+            "same invocation (median by median): a hand-written FastAPI app with the same model "
+            "in-process; `ceiling` is a bare ASGI app returning the stored answer under the same "
+            "gunicorn setup. wrk and the servers share the machine's CPUs. Latencies are wrk's, which "
+            "corrects for coordinated omission: a single long pause raises p99 for the whole point."
         ),
         "",
         *load_table(summaries, models, servers),

@@ -20,7 +20,7 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     source.add_argument("--runnable", help="a runners.Runnable as package.module:Class or file.py:Class")
     serve.add_argument("--name", help="runner name [the model's name, or the class name lower-cased]")
     serve.add_argument("--init-params", default="{}", help="JSON object of keyword arguments for the runnable")
-    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104
+    serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=3001)
     serve.add_argument("--no-batching", action="store_true")
     serve.add_argument("--max-batch-size", type=int, default=BatchingOptions.max_batch_size)
@@ -32,7 +32,7 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from runners.server import serve  # noqa: PLC0415 - only the serve command needs uvicorn
+    from runners.server import serve
 
     name = args.name or (args.model.partition(":")[0] if args.model else args.runnable.rpartition(":")[2].lower())
     spec = RunnerSpec(

@@ -11,6 +11,7 @@ used again at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import socket
@@ -130,10 +131,8 @@ class Balancer:
             raise RunnerUnavailable("The runner's address could not be resolved.", detail=self.urls, retry_after=1.0)
 
     async def _refresh_quietly(self) -> None:
-        try:
+        with contextlib.suppress(RunnerUnavailable):  # the next call resolves again, and reports it
             await self.refresh()
-        except RunnerUnavailable:
-            pass  # the next call resolves again, and reports it
 
     def pick(self, exclude: set[Endpoint]) -> Endpoint | None:
         """The reachable endpoint with the fewest requests in flight (ties taken in turn)."""

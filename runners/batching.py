@@ -165,10 +165,13 @@ class Batcher:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        self._fail_all(RunnerUnavailable("The runner is shutting down."))
+
+    def _fail_all(self, err: RunnerError) -> None:
         while self._queue:
             item = self._queue.popleft()
             if not item.future.done():
-                item.future.set_exception(RunnerUnavailable("The runner is shutting down."))
+                item.future.set_exception(_fresh(err))
         self._queued_rows = 0
         self._depth_changed()
 
@@ -178,11 +181,15 @@ class Batcher:
                 self._arrived.clear()
                 await self._arrived.wait()
                 continue
-            async with self._worker.lock:
-                await self._gather()
-                batch = self._take()
-                if batch:
-                    await self._execute(batch)
+            try:
+                async with self._worker.lock:
+                    await self._gather()
+                    batch = self._take()
+                    if batch:
+                        await self._execute(batch)
+            except Exception:  # a bug here must not leave callers waiting forever
+                logger.exception("batcher %s failed; failing its queue", self._name)
+                self._fail_all(RunnerError(detail="batcher failure"))
 
     async def _gather(self) -> None:
         """Hold the queued requests while another arrival is expected soon enough to pay off."""

@@ -79,9 +79,7 @@ class HttpxTransport:
     def __init__(self, *, max_connections: int = 100, inner: httpx.AsyncBaseTransport | None = None) -> None:
         self._client = httpx.AsyncClient(
             transport=inner,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=64, keepalive_expiry=15.0
-            ),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=64, keepalive_expiry=15.0),
             trust_env=False,  # runner traffic is internal: never through an HTTP proxy from the environment
         )
 
@@ -235,7 +233,10 @@ def _error(response: RawResponse) -> RunnerError:
     except orjson.JSONDecodeError:
         body = None
     if not isinstance(body, dict):
-        body = {"error": f"The runner answered {response.status}.", "detail": response.content[:200].decode(errors="replace")}
+        body = {
+            "error": f"The runner answered {response.status}.",
+            "detail": response.content[:200].decode(errors="replace"),
+        }
     retry_after: float | None = None
     if "retry-after" in response.headers:
         try:

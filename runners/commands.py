@@ -75,7 +75,9 @@ def _guarded(func: Any) -> Any:
 
 def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``models`` with its subcommands on ``parser.add_subparsers()``'s result."""
-    parser = subparsers.add_parser("models", help="manage the local model store ($TIFFIN_HOME/models)")
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "models", help="manage the local model store ($TIFFIN_HOME/models)"
+    )
     commands = parser.add_subparsers(dest="models_command", metavar="COMMAND", required=True)
 
     listing = commands.add_parser("list", help="list stored models ('*' marks batchable methods)")

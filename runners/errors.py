@@ -40,9 +40,7 @@ class RunnerError(Exception):
         return body
 
     @classmethod
-    def from_dict(
-        cls, body: dict[str, Any], status_code: int, retry_after: float | None = None
-    ) -> RunnerError:
+    def from_dict(cls, body: dict[str, Any], status_code: int, retry_after: float | None = None) -> RunnerError:
         kind = _BY_NAME.get(str(body.get("type")))
         if kind is None:
             kind = _BY_STATUS.get(status_code, RunnerError)

@@ -71,7 +71,8 @@ class ModelHost:
         batcher = self._batchers.get(method)
         if batcher is None:
             if self.resolved is None:
-                raise RunnerUnavailable(f"The runner is {self.state}.", detail=self.error, retry_after=1.0)
+                message = "The runner's model failed to load." if self.error else "The runner is loading its model."
+                raise RunnerUnavailable(message, detail=self.error, retry_after=1.0)
             raise UnknownMethod(f"The runner has no method {method!r}.", detail={"methods": sorted(self._batchers)})
         return await batcher.submit(value, deadline)
 

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
 _FROM_FILE = "__tiffin_loaded_from_file__"
 
 
@@ -43,7 +42,8 @@ def _load_file(file: Path, path: str) -> Any:
     if not file.is_file():
         raise ImportFromStringError(f"{path!r}: no such file {file}")
     for module in list(sys.modules.values()):
-        if getattr(module, "__file__", None) and Path(module.__file__).resolve() == file:
+        loaded = getattr(module, "__file__", None)
+        if loaded and Path(loaded).resolve() == file:
             return module
     name = file.stem if file.stem not in sys.modules else f"_tiffin_file_{abs(hash(str(file)))}"
     spec = importlib.util.spec_from_file_location(name, file)

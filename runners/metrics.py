@@ -8,6 +8,7 @@ does no label lookups.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -24,7 +25,7 @@ class RunnerMetrics:
         duration_buckets: Sequence[float] = DURATION_BUCKETS,
     ) -> None:
         self.registry = registry
-        ns = {"namespace": namespace, "subsystem": "runner", "registry": registry}
+        ns: dict[str, Any] = {"namespace": namespace, "subsystem": "runner", "registry": registry}
         self.requests = Counter("requests", "Requests served by the runner.", ["runner", "method", "status"], **ns)
         self.request_duration = Histogram(
             "request_duration_seconds",

@@ -18,7 +18,7 @@ def get(tag: str | Tag, *, store: ModelStore | None = None) -> StoredModel:
     return (store or ModelStore.default()).get(tag)
 
 
-def list(name: str | None = None, *, store: ModelStore | None = None) -> builtins.list[StoredModel]:  # noqa: A001
+def list(name: str | None = None, *, store: ModelStore | None = None) -> builtins.list[StoredModel]:
     return (store or ModelStore.default()).models(name)
 
 
@@ -37,7 +37,7 @@ def import_model(path: Path | str, *, name: str | None = None, store: ModelStore
         return (store or ModelStore.default()).import_dir(path)
     if path.suffix != ".skops":
         raise StoreError(f"{path}: expected a .skops file or an exported model directory")
-    from runners import sklearn  # noqa: PLC0415
+    from runners import sklearn
 
     return sklearn.import_file(path, name, store=store)
 

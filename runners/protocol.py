@@ -133,7 +133,7 @@ def _is_frame(value: Any) -> bool:
 
 
 def _encode_frame(value: Any) -> bytes:
-    import pandas as pd  # noqa: PLC0415 - only DataFrame users pay for importing pandas
+    import pandas as pd
 
     series = isinstance(value, pd.Series)
     frame = value.to_frame() if series else value
@@ -151,7 +151,7 @@ def _encode_frame(value: Any) -> bytes:
 
 
 def _decode_frame(value: Any) -> Any:
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     try:
         columns, dtypes, data = value["columns"], value["dtypes"], value["data"]
@@ -192,7 +192,7 @@ def _json_default(value: Any) -> Any:
 
 def _is_missing(value: Any) -> bool:
     try:
-        import pandas as pd  # noqa: PLC0415
+        import pandas as pd
     except ImportError:
         return False
     return value is pd.NA or value is pd.NaT

@@ -8,7 +8,7 @@ dtypes, Series of one dtype, lists. Anything else (scalars, dicts, tuples, 0-d a
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from runners.errors import RunnerError
 
 
 def _pandas() -> Any:
-    import pandas  # noqa: PLC0415 - only DataFrame users pay for importing pandas
+    import pandas
 
     return pandas
 
@@ -75,15 +75,16 @@ def split(result: Any, counts: Sequence[int], dim: int, inputs: Sequence[Any] = 
     if isinstance(result, list) and dim == 0:
         if len(result) != total:
             raise _mismatch(len(result), total)
-        bounds = [0, *accumulate(counts)]
-        return [result[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+        return [result[a:b] for a, b in pairwise([0, *accumulate(counts)])]
     if (_is_pandas(result, "DataFrame") or _is_pandas(result, "Series")) and dim == 0:
         if len(result) != total:
             raise _mismatch(len(result), total)
-        bounds = [0, *accumulate(counts)]
-        parts = [result.iloc[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
-        if len(inputs) == len(parts) and all(hasattr(i, "index") and len(i.index) == len(p) for i, p in zip(inputs, parts)):
-            parts = [p.set_axis(i.index, axis=0) for p, i in zip(parts, inputs, strict=True)]
+        parts = [result.iloc[a:b] for a, b in pairwise([0, *accumulate(counts)])]
+        indexes = [getattr(value, "index", None) for value in inputs]
+        if len(indexes) == len(parts) and all(
+            i is not None and len(i) == len(p) for i, p in zip(indexes, parts, strict=True)
+        ):
+            parts = [p.set_axis(i, axis=0) for p, i in zip(parts, indexes, strict=True)]
         return parts
     raise RunnerError(
         "A batchable method returned a value that cannot be split by rows.",

@@ -101,9 +101,7 @@ class Runner:
         self._timeout = 30.0
         self._local: Runnable | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RunnerClient] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RunnerClient] = weakref.WeakKeyDictionary()
 
     @classmethod
     def for_model(
@@ -114,7 +112,7 @@ class Runner:
         max_batch_size: int | None = None,
         max_latency_ms: float | None = None,
     ) -> Runner:
-        from runners.spec import runnable_for_model  # noqa: PLC0415 - imports the framework adapter
+        from runners.spec import runnable_for_model
 
         return cls(
             runnable_for_model(model),
@@ -147,7 +145,7 @@ class Runner:
         )
 
     def __getattr__(self, item: str) -> RunnerMethod:
-        methods = self.__dict__.get("methods", {})
+        methods: dict[str, RunnerMethod] = self.__dict__.get("methods", {})
         if item in methods:
             return methods[item]
         raise AttributeError(f"runner {self.__dict__.get('name')!r} has no method {item!r}")
@@ -247,4 +245,3 @@ def _single(runner: str, method: str, args: tuple[Any, ...], kwargs: dict[str, A
     if len(args) != 1 or kwargs:
         raise TypeError(f"{runner}.{method} on a runner sidecar takes exactly one positional argument")
     return args[0]
-

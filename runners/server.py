@@ -119,13 +119,13 @@ def build_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        def loaded(task: asyncio.Task[None]) -> None:
+            error = None if task.cancelled() else task.exception()  # the host has logged it
+            if error is not None and on_load_error is not None:
+                on_load_error(error)
+
         loading = asyncio.create_task(host.load())
-        if on_load_error is not None:
-            loading.add_done_callback(
-                lambda task: on_load_error(task.exception()) if not task.cancelled() and task.exception() else None
-            )
-        else:
-            loading.add_done_callback(lambda task: task.cancelled() or task.exception())  # logged by the host
+        loading.add_done_callback(loaded)
         try:
             yield
         finally:
@@ -168,15 +168,19 @@ class _Server(uvicorn.Server):
 
 def serve(
     spec: RunnerSpec,
-    host: str = "0.0.0.0",  # noqa: S104 - a sidecar in a container listens on all interfaces
+    host: str = "0.0.0.0",
     port: int = 3001,
     *,
     log_level: str = "info",
     access_log: bool = False,
     graceful_timeout: float = 30.0,
+    log_config: dict[str, Any] | str | None = uvicorn.config.LOGGING_CONFIG,
     store: ModelStore | None = None,
 ) -> int:
-    """Serve ``spec`` until SIGINT/SIGTERM; 0 on a clean stop, ``EXIT_LOAD_FAILED`` if the model fails to load."""
+    """Serve ``spec`` until SIGINT/SIGTERM; 0 on a clean stop, ``EXIT_LOAD_FAILED`` if the model fails to load.
+
+    ``log_config=None`` keeps the logging the caller set up (uvicorn's own config otherwise).
+    """
     failed: list[BaseException] = []
     server: _Server | None = None
 
@@ -194,8 +198,10 @@ def serve(
         http="httptools" if importlib.util.find_spec("httptools") else "h11",
         lifespan="on",
         log_level=log_level,
+        log_config=log_config,
         access_log=access_log,
-        timeout_graceful_shutdown=graceful_timeout,
+        timeout_keep_alive=30,  # longer than the client's keep-alive expiry (15 s): no reuse-while-closing race
+        timeout_graceful_shutdown=math.ceil(graceful_timeout),
         server_header=False,
     )
     server = _Server(config, app.state.host)

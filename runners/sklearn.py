@@ -55,7 +55,7 @@ def is_trusted(type_name: str) -> bool:
 
 def _untrusted(data: bytes, origin: str) -> list[str]:
     """The non-default types the artifact needs, once all of them are on our allow-list."""
-    import skops.io  # noqa: PLC0415 - heavy; only model loading pays for it
+    import skops.io
 
     try:
         needed = skops.io.get_untrusted_types(data=data)
@@ -70,7 +70,7 @@ def _untrusted(data: bytes, origin: str) -> list[str]:
 
 
 def _loads(data: bytes, origin: str) -> Any:
-    import skops.io  # noqa: PLC0415
+    import skops.io
 
     trusted = _untrusted(data, origin)
     try:
@@ -89,13 +89,13 @@ def _signatures(model: Any, signatures: Mapping[str, Mapping[str, Any]] | None) 
 
 
 def _libraries() -> dict[str, str]:
-    from importlib.metadata import version  # noqa: PLC0415
+    from importlib.metadata import version
 
     found = {"python": platform.python_version()}
     for dist in ("scikit-learn", "skops", "numpy", "scipy"):
         try:
             found[dist] = version(dist)
-        except Exception:  # noqa: BLE001 - a missing optional library is simply not recorded
+        except Exception:
             continue
     return found
 
@@ -109,7 +109,7 @@ def save_model(
     store: ModelStore | None = None,
 ) -> StoredModel:
     """Store ``model`` as a new version of ``name``; its methods default to a batchable ``predict``."""
-    import skops.io  # noqa: PLC0415
+    import skops.io
 
     configs = _signatures(model, signatures)
     data = skops.io.dumps(model)

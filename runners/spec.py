@@ -79,7 +79,9 @@ class RunnerSpec:
         init_params: Mapping[str, Any] | None = None,
         batching: BatchingOptions | Mapping[str, Any] | None = None,
     ) -> RunnerSpec:
-        return cls(name, runnable=runnable, init_params=dict(init_params or {}), batching=BatchingOptions.coerce(batching))
+        return cls(
+            name, runnable=runnable, init_params=dict(init_params or {}), batching=BatchingOptions.coerce(batching)
+        )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -113,7 +115,9 @@ def resolve(spec: RunnerSpec, store: ModelStore | None = None) -> Resolved:
     if spec.model is not None:
         model = (store or ModelStore.default()).get(spec.model)
         cls = runnable_for_model(model)
-        params: dict[str, Any] = {"tag": str(model.tag)} if store is None else {"tag": str(model.tag), "store": str(store.root)}
+        params: dict[str, Any] = (
+            {"tag": str(model.tag)} if store is None else {"tag": str(model.tag), "store": str(store.root)}
+        )
         return Resolved(cls, params, cls.exposed_methods(), model.info.framework, model)
     target = import_object(str(spec.runnable))
     if not (isinstance(target, type) and issubclass(target, Runnable)):

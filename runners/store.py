@@ -161,7 +161,7 @@ class ModelStore:
         *,
         framework: str,
         artifact: str,
-        write: Callable[[Path], None],
+        write: Callable[[Path], object],
         signatures: dict[str, MethodConfig],
         libraries: dict[str, str] | None = None,
         metadata: dict[str, Any] | None = None,

@@ -57,8 +57,8 @@ def selected(*servers: str) -> set[tuple[str, str]]:
 
 def test_judge_relative_target() -> None:
     summaries = report.summarize([record("baseline", 1, 200, 20), record("tiffin", 1, 180, 25)])
-    rps = Target("iris", "rps", ">=", 1.0, point=IRIS_C64)
-    p99 = Target("iris", "p99_ms", "<=", 1.5, point=IRIS_C64)
+    rps = Target("iris", "rps", ">=", 1.0, point=Point(1, 64))
+    p99 = Target("iris", "p99_ms", "<=", 1.5, point=Point(1, 64))
     assert report.judge(rps, summaries, selected("tiffin", "baseline")).status == "FAIL"
     verdict = report.judge(p99, summaries, selected("tiffin", "baseline"))
     assert (verdict.status, verdict.value) == ("PASS", 1.25)
@@ -74,7 +74,7 @@ def test_judge_absolute_target() -> None:
 
 def test_judge_fails_when_tiffin_failed_and_skips_when_not_run() -> None:
     summaries = report.summarize([record("baseline", 1, 200, 20), record("tiffin", 1, 0, 0, ok=False)])
-    target = Target("iris", "rps", ">=", 1.0, point=IRIS_C64)
+    target = Target("iris", "rps", ">=", 1.0, point=Point(1, 64))
     failed = report.judge(target, summaries, selected("tiffin", "baseline"))
     assert (failed.status, failed.value) == ("FAIL", None)
     assert failed.line().endswith("(not measured)")
@@ -83,7 +83,7 @@ def test_judge_fails_when_tiffin_failed_and_skips_when_not_run() -> None:
 
 def test_points_and_targets_agree() -> None:
     keys = {(m.name, p.key) for m in MODELS for p in m.points}
-    assert all((t.model, t.point) in keys for t in TARGETS if t.point)
+    assert all((t.model, t.point.key) in keys for t in TARGETS if t.point)
     assert Point(1, 1).threads == 1 and Point(1, 64).threads == 2
     assert Point(100, 16).label == "100 rows, c=16"
 
@@ -106,5 +106,12 @@ def test_markdown_has_ratios_failures_and_targets() -> None:
     text = report.render_markdown(summaries, iris, ["tiffin", "baseline", "ceiling"], verdicts, meta)
     assert "| iris | 1 row, c=64 | ceiling | 8,000 | 4.00× | 10.0 | 1.00× | 5.00 | 0.25× |" in text
     assert "| iris | 1 row, c=64 | tiffin | failed |" in text
-    assert "- FAIL iris 1row-c64: tiffin rps >= 1 × baseline (not measured)" in text
+    assert "- FAIL iris, 1 row, c=64: tiffin req/s ≥ 1× the baseline's (not measured)" in text
     assert "- iris / tiffin: run 1: start: boom" in text
+
+
+def test_verdict_lines_carry_units() -> None:
+    summaries = report.summarize([record("tiffin", 1, 1, 1, ready_s=1.5, worker_rss_mb=70.0)])
+    rss = Target("iris", "worker_rss_mb", "<=", 80, relative=False)
+    line = report.judge(rss, summaries, selected("tiffin")).line()
+    assert line == "PASS iris: tiffin peak RSS of each API worker ≤ 80 MB (measured 70.00 MB)"

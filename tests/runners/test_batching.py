@@ -211,7 +211,7 @@ def test_a_bad_input_fails_only_its_own_caller() -> None:
         model.gate.set()
         return await pending
 
-    first, good, bad = run(main())
+    _, good, bad = run(main())
     assert np.array_equal(good, np.full((2, 1), 6.0))
     assert isinstance(bad, InvalidInput) and "negative input" in str(bad.detail)
     assert model.batches[1] == 3  # the merged batch failed, then each caller ran alone

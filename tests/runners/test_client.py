@@ -45,7 +45,14 @@ class FakeTransport:
         self.closed = False
 
     async def request(
-        self, method: str, url: str, *, headers: Mapping[str, str], content: bytes | None, timeout: float, connect_timeout: float
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        timeout: float,
+        connect_timeout: float,
     ) -> RawResponse:
         self.calls.append((method, url, dict(headers), content, timeout, connect_timeout))
         return await self.handler(method, url, headers, content, timeout)
@@ -55,7 +62,9 @@ class FakeTransport:
 
 
 def answer(value: Any) -> Handler:
-    async def handler(method: str, url: str, headers: Mapping[str, str], content: bytes | None, timeout: float) -> RawResponse:
+    async def handler(
+        method: str, url: str, headers: Mapping[str, str], content: bytes | None, timeout: float
+    ) -> RawResponse:
         body, media = protocol.encode(value, {protocol.NPY, protocol.VALUE, protocol.DATAFRAME})
         return RawResponse(200, {"content-type": media}, body)
 
@@ -199,7 +208,9 @@ def test_hosts_resolved_to_addresses_keep_their_host_header() -> None:
         return ["10.0.0.7"]
 
     transport = FakeTransport(answer("ok"))
-    client = RunnerClient("iris", "http://runner:3001", transport=transport, balancer=Balancer("http://runner:3001", resolver=dns))
+    client = RunnerClient(
+        "iris", "http://runner:3001", transport=transport, balancer=Balancer("http://runner:3001", resolver=dns)
+    )
     run(client.call("echo", 1))
     assert transport.calls[0][1] == "http://10.0.0.7:3001/echo"
     assert transport.calls[0][2]["host"] == "runner:3001"

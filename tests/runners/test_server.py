@@ -35,7 +35,9 @@ def doubler(**init: Any) -> RunnerSpec:
 
 
 @contextlib.asynccontextmanager
-async def serving(spec: RunnerSpec, *, ready: bool = True, **options: Any) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+async def serving(
+    spec: RunnerSpec, *, ready: bool = True, **options: Any
+) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
     app = build_app(spec, registry=CollectorRegistry(), **options)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -63,7 +65,9 @@ def npy(array: np.ndarray) -> bytes:
 def test_predicts_in_npy_and_json(iris_models: dict[str, str]) -> None:
     async def main() -> None:
         async with serving(RunnerSpec("iris_clf", model="iris_clf:latest")) as (_, client):
-            response = await client.post("/predict", content=npy(np.array(PROBE)), headers={"content-type": protocol.NPY})
+            response = await client.post(
+                "/predict", content=npy(np.array(PROBE)), headers={"content-type": protocol.NPY}
+            )
             assert response.status_code == 200 and response.headers["content-type"] == protocol.NPY
             assert np.load(io.BytesIO(response.content), allow_pickle=False).tolist() == [2]
 
@@ -113,7 +117,7 @@ def test_routes_and_methods_that_do_not_exist() -> None:
         async with serving(doubler()) as (_, client):
             response = await client.post("/nope", json=[1])
             assert response.status_code == 404 and response.json()["type"] == "UnknownMethod"
-            assert response.json()["detail"]["methods"] == ["column_sums", "crash", "double", "echo", "sleep"]
+            assert response.json()["detail"]["methods"] == ["column_sums", "crash", "double", "echo", "hold", "sleep"]
             assert (await client.get("/double")).status_code == 405
             assert (await client.post("/a/b", json=[1])).status_code == 404
 
@@ -128,7 +132,11 @@ def test_json_values_and_errors_from_model_code() -> None:
             assert response.json() == {"a": [1, 2]}
             response = await client.post("/crash", json=1)
             assert response.status_code == 500
-            assert response.json() == {"error": "The runner failed to compute the result.", "type": "RunnerError", "detail": "RuntimeError"}
+            assert response.json() == {
+                "error": "The runner failed to compute the result.",
+                "type": "RunnerError",
+                "detail": "RuntimeError",
+            }
 
     run(main())
 
@@ -179,7 +187,9 @@ def test_livez_answers_while_the_model_loads_and_readyz_follows_the_model() -> N
             assert response.status_code == 503 and response.json()["status"] == "draining"
             assert (await client.post("/double", json=[[1.0]])).status_code == 200  # in-flight work still served
 
-        async with serving(RunnerSpec("gone", model="no_such_model:latest"), ready=False, on_load_error=seen_error.append) as (_, client):
+        async with serving(
+            RunnerSpec("gone", model="no_such_model:latest"), ready=False, on_load_error=seen_error.append
+        ) as (_, client):
             response = await until(client, lambda r: r.json()["status"] == "failed")
             assert response.status_code == 503 and "no_such_model" in response.json()["error"]
 
@@ -210,7 +220,12 @@ def test_info_and_metrics(iris_models: dict[str, str]) -> None:
             assert info["model"] == iris_models["iris_clf"]
             assert info["framework"] == "sklearn"
             assert info["methods"] == {"predict": {"batchable": True, "batch_dim": 0}}
-            assert info["batching"] == {"enabled": True, "max_batch_size": 64, "max_latency_ms": 10.0, "max_queue": 1024}
+            assert info["batching"] == {
+                "enabled": True,
+                "max_batch_size": 64,
+                "max_latency_ms": 10.0,
+                "max_queue": 1024,
+            }
             await asyncio.gather(*(client.post("/predict", json=PROBE) for _ in range(20)))
             await client.post("/predict", content=b"x", headers={"content-type": "application/python-pickle"})
             text = (await client.get("/metrics")).text

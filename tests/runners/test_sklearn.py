@@ -11,8 +11,8 @@ from sklearn.svm import SVC
 
 import runners
 from runners.runnable import MethodConfig
-from runners.store import ModelCorrupted, ModelStore, StoreError
 from runners.sklearn import UntrustedArtifact, is_trusted
+from runners.store import ModelCorrupted, ModelStore, StoreError
 
 PROBE = np.array([[5.9, 3.0, 5.1, 1.8]])
 
@@ -41,9 +41,7 @@ def test_save_get_load_round_trip(tmp_path: Path, iris_svc: SVC) -> None:
     assert runners.sklearn.load_model(model).predict(PROBE).tolist() == [2]
 
 
-def test_signatures_name_the_exposed_methods(
-    tmp_path: Path, iris_svc: SVC, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_signatures_name_the_exposed_methods(tmp_path: Path, iris_svc: SVC, monkeypatch: pytest.MonkeyPatch) -> None:
     x, y = load_iris(return_X_y=True)
     clf = LogisticRegression(max_iter=500).fit(x, y)
     monkeypatch.setenv("TIFFIN_HOME", str(tmp_path))
