@@ -4,54 +4,53 @@
 #   docker build --build-arg BASE_IMAGE=tiffin-base:local -t tiffin:local .   # no registry:
 #                                                 # run scripts/offline-images first (docs/docker.md)
 #
-# Both stages start FROM the same BASE_IMAGE, so the python3 the virtualenv points at
+# All stages start FROM the same BASE_IMAGE, so the python3 the virtualenv points at
 # (/usr/local/bin/python3 in the official image, /usr/bin/python3 in tiffin-base) exists at the
 # same path in the final stage. Plain Dockerfile syntax: works with the legacy builder
 # (docker-compose 1.29, Engine 20.10) and with BuildKit.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-FROM ${BASE_IMAGE} AS builder
+# --- deps: a virtualenv with tiffin's dependencies; rebuilt only when pyproject.toml or the
+# wheelhouse changes. build/wheels is optional: scripts/offline-images fills it when containers
+# cannot reach PyPI, and pip then installs from it alone (--no-index). pyproject.toml is listed
+# first, so the COPY has a source when build/wheels does not exist. The packages' own test
+# suites (pandas, scipy, numpy: ~110 MB) are never imported: dropped.
+FROM ${BASE_IMAGE} AS deps
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
-RUN python3 -m venv /opt/venv
-
-# An optional wheelhouse: scripts/offline-images fills build/wheels when containers cannot reach
-# PyPI; then pip installs from it alone (--no-index). pyproject.toml is listed only so that the
-# COPY has a source when build/wheels does not exist.
-COPY pyproject.toml build/wheel[s] /tmp/wheels/
-
-# Dependencies first, in their own layer: editing app/ or runners/ does not reinstall numpy.
-# The packages' own test suites (pandas, scipy, numpy: ~110 MB) are dropped below.
-COPY pyproject.toml /src/
+COPY pyproject.toml build/wheel[s] /tmp/build/
 RUN set -eu; \
-    if ls /tmp/wheels/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /tmp/wheels; fi; \
+    python3 -m venv /opt/venv; \
+    if ls /tmp/build/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /tmp/build; fi; \
     python3 -c 'import sys, tomllib; print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]))' \
-        /src/pyproject.toml >/tmp/requirements.txt; \
-    /opt/venv/bin/pip install "$@" -r /tmp/requirements.txt
+        /tmp/build/pyproject.toml >/tmp/requirements.txt; \
+    /opt/venv/bin/pip install "$@" -r /tmp/requirements.txt; \
+    find /opt/venv/lib -type d -name tests -prune -exec rm -rf {} +
 
-COPY README.md /src/
+# --- builder: tiffin itself, staged under /opt/project (a small layer for the final stage) and
+# merged into the virtualenv; then the default iris models trained into the store, at the path
+# the final stage uses.
+FROM deps AS builder
+COPY pyproject.toml README.md /src/
 COPY app /src/app
 COPY runners /src/runners
 RUN set -eu; \
-    if ls /tmp/wheels/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /tmp/wheels; fi; \
-    /opt/venv/bin/pip install "$@" --no-deps /src; \
-    /opt/venv/bin/pip check; \
-    find /opt/venv/lib -type d -name tests -prune -exec rm -rf {} +
-
-# The default iris models, trained into the store at the path the final stage uses.
+    if ls /tmp/build/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /tmp/build; fi; \
+    /opt/venv/bin/pip install "$@" --no-deps --root /opt/project /src; \
+    cp -a /opt/project/. /; \
+    /opt/venv/bin/pip check
 ENV TIFFIN_HOME=/home/tiffin/.tiffin
 COPY scripts/train-iris /src/scripts/train-iris
 RUN /opt/venv/bin/python /src/scripts/train-iris
 
-
+# --- the image: no compiler, no pip cache, no sources; a non-root user.
 FROM ${BASE_IMAGE}
 ARG BASE_IMAGE
 LABEL org.opencontainers.image.title="tiffin" \
       org.opencontainers.image.description="Model-serving appliance: inference APIs, runner sidecars, Prometheus metrics" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.base.name="${BASE_IMAGE}"
-
 # XDG_RUNTIME_DIR: where gunicorn puts its control socket (else ~/.gunicorn, absent or read-only
 # in some containers); /tmp is writable here and is an emptyDir in config/k8s.
 ENV PATH=/opt/venv/bin:$PATH \
@@ -59,21 +58,13 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     TIFFIN_HOME=/home/tiffin/.tiffin \
     XDG_RUNTIME_DIR=/tmp
-
 RUN groupadd --system --gid 10001 tiffin \
     && useradd --system --uid 10001 --gid tiffin --home-dir /home/tiffin --create-home \
         --shell /usr/sbin/nologin tiffin
 
-COPY --from=builder /opt/venv /opt/venv
-COPY --from=builder --chown=10001:10001 /home/tiffin/.tiffin /home/tiffin/.tiffin
-COPY docker/entrypoint.sh /usr/local/bin/tiffin-entrypoint
-# The default configuration and the examples; docker-compose.yml mounts ./config and ./examples
-# over them.
-COPY config /app/config
-COPY examples /app/examples
+# Metadata before the files, so that a code change rebuilds only the COPY layers below.
+# USER is numeric, so that Kubernetes' runAsNonRoot can check it (COPY ignores USER).
 WORKDIR /app
-
-# Numeric, so that Kubernetes' runAsNonRoot can check it.
 USER 10001:10001
 EXPOSE 3000 3001
 # The API server's readiness; the runner role overrides it (docker-compose.yml: port 3001).
@@ -81,3 +72,12 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
     CMD ["tiffin", "healthcheck", "http://127.0.0.1:3000/readyz"]
 ENTRYPOINT ["tiffin-entrypoint"]
 CMD ["tiffin", "api", "--config", "/app/config/service.yaml"]
+
+COPY --from=deps /opt/venv /opt/venv
+COPY docker/entrypoint.sh /usr/local/bin/tiffin-entrypoint
+# The default configuration and the examples; docker-compose.yml mounts ./config and
+# ./examples over them.
+COPY config /app/config
+COPY examples /app/examples
+COPY --from=builder /opt/project/ /
+COPY --from=builder --chown=10001:10001 /home/tiffin/.tiffin /home/tiffin/.tiffin

@@ -12,26 +12,23 @@ import datetime
 import functools
 import json
 import os
-import platform
-import resource
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
-from bench import chart, loadgen, models, procs, report
+from bench import chart, loadgen, models, report
 from bench.config import MODELS, SERVERS, TARGETS, ModelSpec, ServerSpec
+from bench.machine import BUSY_WARNING, describe, wait_idle, with_foreign_cpu
 from bench.server import MB, Server, ServerFailed, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "bench" / ".work"
 HOST = "127.0.0.1"
-BUSY_WARNING = 0.10  # share of all CPUs used by other processes that makes a point suspect
-T = TypeVar("T")
 
 
 def env_float(name: str, default: float) -> float:
@@ -155,40 +152,6 @@ def server_env(spec: ModelSpec, venv_bin: Path) -> dict[str, str]:
     }
 
 
-def own_cpu_seconds() -> float:
-    """CPU time of this harness and of its reaped children (wrk runs)."""
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        usage = resource.getrusage(who)
-        total += usage.ru_utime + usage.ru_stime
-    return total
-
-
-def with_foreign_cpu(server: Server, action: Callable[[], T]) -> tuple[T, float]:
-    """Run ``action``; also return the share of all CPUs that other processes used meanwhile."""
-    wall, busy, ours = time.monotonic(), procs.busy_seconds(), server.cpu_seconds() + own_cpu_seconds()
-    result = action()
-    wall = time.monotonic() - wall
-    busy = procs.busy_seconds() - busy
-    ours = server.cpu_seconds() + own_cpu_seconds() - ours
-    return result, max(0.0, busy - ours) / (wall * (os.cpu_count() or 1))
-
-
-def wait_idle(max_wait: float, window: float = 1.0) -> None:
-    """Wait until the machine (nothing of ours runs now) is nearly idle for one window."""
-    if max_wait <= 0:
-        return
-    deadline = time.monotonic() + max_wait
-    share = 1.0
-    while time.monotonic() < deadline:
-        start = procs.busy_seconds() - own_cpu_seconds()
-        time.sleep(window)
-        share = (procs.busy_seconds() - own_cpu_seconds() - start) / (window * (os.cpu_count() or 1))
-        if share < BUSY_WARNING:
-            return
-    log(f"  machine still busy ({share:.0%} of the CPUs) after waiting {max_wait:g} s; going on")
-
-
 def run_server(
     run: int,
     model: ModelSpec,
@@ -282,18 +245,6 @@ def run_server(
     return record
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
-
-
 def raise_interrupt(signum: int, frame: object) -> NoReturn:
     raise KeyboardInterrupt
 
@@ -330,7 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for model in args.model_specs:
                 log(f"run {run}/{args.runs}, model {model.name}")
                 for spec in args.server_specs:
-                    wait_idle(args.wait_idle)
+                    busy = wait_idle(args.wait_idle)
+                    if busy is not None:
+                        log(f"  machine still busy ({busy:.0%} of the CPUs) after {args.wait_idle:g} s; going on")
                     records.append(run_server(run, model, spec, payloads[model.name], args=args, venv_bin=venv_bin))
     except KeyboardInterrupt:
         log("bench: interrupted; servers stopped, nothing written")
@@ -341,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verdicts = [report.judge(t, summaries, selected) for t in TARGETS if (t.model, "tiffin") in selected]
     meta = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
+        "machine": describe(),
         "wrk": wrk,
         "runs": args.runs,
         "duration_s": args.duration,

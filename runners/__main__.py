@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+from typing import Any
 
 from runners import commands
 from runners.spec import BatchingOptions, RunnerSpec
@@ -19,7 +20,9 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     source.add_argument("--model", help="tag of a stored model, e.g. iris_clf:latest")
     source.add_argument("--runnable", help="a runners.Runnable as package.module:Class or file.py:Class")
     serve.add_argument("--name", help="runner name [the model's name, or the class name lower-cased]")
-    serve.add_argument("--init-params", default="{}", help="JSON object of keyword arguments for the runnable")
+    serve.add_argument(
+        "--init-params", type=_json_object, default={}, help="JSON object of keyword arguments for the runnable"
+    )
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=3001)
     serve.add_argument("--no-batching", action="store_true")
@@ -31,22 +34,36 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.set_defaults(func=_serve)
 
 
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
 def _serve(args: argparse.Namespace) -> int:
     from runners.server import serve
 
     name = args.name or (args.model.partition(":")[0] if args.model else args.runnable.rpartition(":")[2].lower())
-    spec = RunnerSpec(
-        name,
-        model=args.model,
-        runnable=args.runnable,
-        init_params=json.loads(args.init_params),
-        batching=BatchingOptions(
-            enabled=not args.no_batching,
-            max_batch_size=args.max_batch_size,
-            max_latency_ms=args.max_latency_ms,
-            max_queue=args.max_queue,
-        ),
-    )
+    try:
+        spec = RunnerSpec(
+            name,
+            model=args.model,
+            runnable=args.runnable,
+            init_params=args.init_params,
+            batching=BatchingOptions(
+                enabled=not args.no_batching,
+                max_batch_size=args.max_batch_size,
+                max_latency_ms=args.max_latency_ms,
+                max_queue=args.max_queue,
+            ),
+        )
+    except ValueError as exc:
+        print(f"python -m runners serve: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return serve(spec, args.host, args.port, log_level=args.log_level, graceful_timeout=args.graceful_timeout)
 

@@ -94,6 +94,7 @@ class Balancer:
         self._endpoints: list[Endpoint] = []
         self._resolved_at: float | None = None
         self._refreshing: asyncio.Task[None] | None = None
+        self._static = not any(t.needs_resolving for t in self._targets)
         self._turn = 0
 
     @property
@@ -103,8 +104,10 @@ class Balancer:
     async def ensure_fresh(self) -> None:
         if self._resolved_at is None or not self._endpoints:
             await self.refresh()
-        elif time.monotonic() - self._resolved_at > self._interval and (
-            self._refreshing is None or self._refreshing.done()
+        elif (
+            not self._static
+            and time.monotonic() - self._resolved_at > self._interval
+            and (self._refreshing is None or self._refreshing.done())
         ):
             self._refreshing = asyncio.get_running_loop().create_task(self._refresh_quietly())
 

@@ -12,7 +12,11 @@ per-phase timeouts today, with an in-process ASGI transport for tests; it is als
 fastest client (roughly 100-200 µs of Python per request). The ``Transport`` protocol is the
 whole surface the client needs (one request, bytes in, status/headers/bytes out, four failure
 kinds), so an aiohttp or a lean asyncio+httptools transport can replace it and be measured
-without touching the rest.
+without touching the rest. Measured here (2 cores, iris SVC, one client process): about 600
+requests/s at concurrency 1, falling to about 300 at 64, where httpcore's pool, which checks every
+pooled connection on each request, takes some 40% of the client's CPU; that pool is what a lean
+transport would replace first. ``sniffio`` is a dependency because httpcore imports it on every
+request: when it is missing, each failed import scans ``sys.path`` (about 1 ms per request).
 """
 
 from __future__ import annotations

@@ -62,7 +62,13 @@ class ModelHost:
             )
         if self.state == "loading":
             self.state = "ready"
-        logger.info("runner %s ready in %.2fs: %s", self.spec.name, time.monotonic() - started, self.describe())
+        logger.info(
+            "runner %s ready in %.2fs: %s, methods %s",
+            self.spec.name,
+            time.monotonic() - started,
+            resolved.model.tag if resolved.model else self.spec.runnable,
+            ", ".join(resolved.methods),
+        )
 
     def method_metrics(self, method: str) -> MethodMetrics | None:
         return self._method_metrics.get(method)

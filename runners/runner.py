@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import os
 import re
 import time
@@ -39,6 +40,8 @@ from runners.spec import BatchingOptions, RunnerSpec, resolve
 
 if TYPE_CHECKING:
     from runners.store import ModelStore, StoredModel
+
+logger = logging.getLogger("runners.runner")
 
 _GRACE = 1.0  # seconds a sync caller waits beyond the call's own timeout before giving up on it
 
@@ -179,6 +182,12 @@ class Runner:
         self._loop = asyncio.get_running_loop()
         if self.url is not None:
             self._client()
+        else:
+            logger.warning(
+                "runner %s has no URL: set %s, configure(url=...), or call init_local()",
+                self.name,
+                url_variable(self.name),
+            )
 
     async def shutdown(self) -> None:
         client = self._clients.pop(asyncio.get_running_loop(), None)

@@ -210,3 +210,11 @@ def serve(
         logger.error("runner %s stopped: its model did not load", spec.name)
         return EXIT_LOAD_FAILED
     return 0 if server.started else 1
+
+
+if __name__ == "__main__":  # python -m runners.server --model TAG [--port N ...], as python -m runners serve
+    import sys
+
+    from runners.__main__ import main
+
+    sys.exit(main(["serve", *sys.argv[1:]]))

@@ -2,8 +2,11 @@
 
 import asyncio
 import io
+import os
 import pickle
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -132,10 +135,20 @@ def test_sigterm_lets_work_in_flight_finish_then_exits_cleanly(
     assert sidecar.proc.wait(30) == 0
 
 
-def test_a_model_that_cannot_load_stops_the_process(start_sidecar: Callable[..., Any]) -> None:
-    sidecar = start_sidecar("--model", "no_such_model:latest", ready=False)
-    assert sidecar.proc.wait(60) == 3
-    assert "no_such_model" in sidecar.output()
+def test_a_model_that_cannot_load_stops_the_process(tiffin_home: Path) -> None:
+    # Also the module form of the entry point: python -m runners.server
+    argv = [sys.executable, "-m", "runners.server", "--model", "no_such_model:latest", "--host", "127.0.0.1"]
+    result = subprocess.run(
+        [*argv, "--port", "0"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "TIFFIN_HOME": str(tiffin_home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+    )
+    assert result.returncode == 3
+    assert "no_such_model" in result.stderr + result.stdout
 
 
 def test_the_client_fails_fast_while_the_runner_is_down_and_recovers_when_it_returns(
