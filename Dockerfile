@@ -12,7 +12,8 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 # --- deps: a virtualenv with tiffin's dependencies; rebuilt only when pyproject.toml or the
 # wheelhouse changes. build/wheels is optional: scripts/offline-images fills it when containers
-# cannot reach PyPI, and pip then installs from it alone (--no-index). pyproject.toml is listed
+# cannot reach PyPI, and pip then installs from it alone (--no-index; from PyPI as well, with a
+# warning, if it lacks a requirement: a stale wheelhouse). pyproject.toml is listed
 # first, so the COPY has a source when build/wheels does not exist. The packages' own test
 # suites (pandas, scipy, numpy: ~110 MB) are never imported: dropped.
 FROM ${BASE_IMAGE} AS deps
@@ -22,10 +23,14 @@ ENV PIP_NO_CACHE_DIR=1 \
 COPY pyproject.toml build/wheel[s] /tmp/build/
 RUN set -eu; \
     python3 -m venv /opt/venv; \
-    if ls /tmp/build/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /tmp/build; fi; \
     python3 -c 'import sys, tomllib; print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]))' \
         /tmp/build/pyproject.toml >/tmp/requirements.txt; \
-    /opt/venv/bin/pip install "$@" -r /tmp/requirements.txt; \
+    if ! ls /tmp/build/*.whl >/dev/null 2>&1; then \
+        /opt/venv/bin/pip install -r /tmp/requirements.txt; \
+    elif ! /opt/venv/bin/pip install --no-index --find-links /tmp/build -r /tmp/requirements.txt; then \
+        echo "build/wheels lacks a requirement (run scripts/offline-images --wheels-only); trying PyPI" >&2; \
+        /opt/venv/bin/pip install --find-links /tmp/build -r /tmp/requirements.txt; \
+    fi; \
     find /opt/venv/lib -type d -name tests -prune -exec rm -rf {} +
 
 # --- builder: tiffin itself, staged under /opt/project (a small layer for the final stage) and

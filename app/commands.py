@@ -37,8 +37,13 @@ def run_runner(
 
     configure_logging(config.logging.level, access=config.logging.access.enabled)
     spec = runner_spec(config, name, model)
-    serve(spec, host=host or config.server.host, port=port if port is not None else 3001)
-    return 0
+    return serve(
+        spec,
+        host=host or config.server.host,
+        port=port if port is not None else 3001,
+        log_config=None,
+        graceful_timeout=float(config.server.graceful_timeout),
+    )
 
 
 def runner_spec(config: TiffinConfig, name: str, model: str | None) -> Any:

@@ -16,7 +16,9 @@ def draw(
     summaries: dict[tuple[str, str], Summary],
     models: Sequence[ModelSpec],
     servers: Sequence[str],
+    *,
     title: str,
+    note: str,
     path: Path,
 ) -> None:
     import matplotlib
@@ -70,8 +72,8 @@ def draw(
     axes[-1].set_xticks(range(len(columns)))
     axes[-1].set_xticklabels([f"{model}\n{point.label}" for model, point in columns], fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.text(0.01, 0.005, "bar labels: ratio to the baseline of the same run", fontsize=7, color="grey")
-    fig.tight_layout(rect=(0, 0.02, 1, 0.94))
+    fig.text(0.01, 0.005, note, fontsize=7, color="grey")
+    fig.tight_layout(rect=(0, 0.02, 1, 0.95))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from bench import chart, loadgen, models, report
-from bench.config import MODELS, SERVERS, TARGETS, ModelSpec, ServerSpec
+from bench.config import MODELS, SERVERS, SUBJECT, TARGETS, ModelSpec, ServerSpec
 from bench.machine import BUSY_WARNING, describe, wait_idle, with_foreign_cpu
 from bench.server import MB, Server, ServerFailed, free_port
 
@@ -70,6 +70,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="directory for results.md/.json/.png [bench/results; --quick: bench/.work/results]",
     )
     parser.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        metavar="RESULTS_JSON",
+        help="measure nothing: rewrite results.md and results.png (into --out) from a results.json",
+    )
+    parser.add_argument(
         "--ready-timeout", type=float, default=60.0, help="seconds a server gets to answer /readyz 200 [%(default)s]"
     )
     parser.add_argument(
@@ -91,7 +98,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.duration = env_float("BENCH_DURATION", quick_duration)
     if args.warmup is None:
         args.warmup = env_float("BENCH_WARMUP", quick_warmup)
-    if args.out is None:
+    if args.out is None and args.from_json is not None:
+        args.out = args.from_json.parent
+    elif args.out is None:
         args.out = WORK / "results" if args.quick else REPO / "bench" / "results"
     if args.runs < 1 or args.duration < 1 or args.warmup < 0:
         parser.error("--runs and --duration must be at least 1, --warmup at least 0")
@@ -152,6 +161,11 @@ def server_env(spec: ModelSpec, venv_bin: Path) -> dict[str, str]:
     }
 
 
+def relative(text: str) -> str:
+    """Paths inside the repository written relative to it, for results worth committing."""
+    return text.replace(f"{REPO}{os.sep}", "")
+
+
 def run_server(
     run: int,
     model: ModelSpec,
@@ -174,7 +188,7 @@ def run_server(
     port = free_port(HOST)
     fields = {"bin": str(venv_bin), "host": HOST, "port": str(port), "config": model.config}
     argv = [arg.format(**fields) for arg in spec.argv]
-    record["argv"] = argv
+    record["argv"] = [relative(arg) for arg in argv]
     name = f"{model.name}/{spec.name}"
     server = Server(
         name,
@@ -225,7 +239,7 @@ def run_server(
                 "pid": pid,
                 "peak_rss_mb": round(peak / MB, 1),
                 "api_worker": pid in memory.workers_seen,
-                "cmdline": server.cmdlines.get(pid, ""),
+                "cmdline": relative(server.cmdlines.get(pid, "")),
             }
             for pid, peak in sorted(memory.per_process_peak.items())
         ]
@@ -249,18 +263,11 @@ def raise_interrupt(signum: int, frame: object) -> NoReturn:
     raise KeyboardInterrupt
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, raise_interrupt)
+def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+    """Run everything; the run records and the run's metadata, or None when interrupted."""
     venv_bin = Path(os.environ.get("TIFFIN_VENV", REPO / ".venv")).resolve() / "bin"
     if not venv_bin.is_dir():
         venv_bin = Path(sys.executable).parent
-    try:
-        wrk = loadgen.wrk_version()
-    except loadgen.LoadError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 2
-
     shutil.rmtree(WORK, ignore_errors=True)
     (WORK / "home").mkdir(parents=True)
     os.environ["TIFFIN_HOME"] = str(WORK / "home")
@@ -272,7 +279,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"about {estimate / 60:.1f} min of load; load average {os.getloadavg()[0]:.2f}; "
         f"servers {', '.join(servers)}; TIFFIN_HOME={WORK / 'home'}"
     )
-
     payloads, heavy_note = prepare_models(args.model_specs, venv_bin)
     records: list[dict[str, Any]] = []
     started = time.monotonic()
@@ -286,16 +292,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         log(f"  machine still busy ({busy:.0%} of the CPUs) after {args.wait_idle:g} s; going on")
                     records.append(run_server(run, model, spec, payloads[model.name], args=args, venv_bin=venv_bin))
     except KeyboardInterrupt:
-        log("bench: interrupted; servers stopped, nothing written")
-        return 130
-
-    summaries = report.summarize(records)
-    selected = {(m.name, s) for m in args.model_specs for s in servers}
-    verdicts = [report.judge(t, summaries, selected) for t in TARGETS if (t.model, "tiffin") in selected]
+        return None
     meta = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": describe(),
-        "wrk": wrk,
+        "wrk": loadgen.wrk_version(),
         "runs": args.runs,
         "duration_s": args.duration,
         "warmup_s": args.warmup,
@@ -303,35 +304,62 @@ def main(argv: Sequence[str] | None = None) -> int:
         "busy_warning": BUSY_WARNING,
         "elapsed_s": round(time.monotonic() - started, 1),
     }
-    markdown = report.render_markdown(summaries, args.model_specs, servers, verdicts, meta)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.md").write_text(markdown)
-    (args.out / "results.json").write_text(
-        json.dumps(
-            {
-                "meta": meta,
-                "summaries": [vars(s) for s in summaries.values()],
-                "targets": [vars(v) for v in verdicts],
-                "records": records,
-            },
-            indent=1,
-        )
-    )
-    title = f"tiffin vs baseline vs ceiling — {meta['machine']}, medians of {args.runs} run(s)"
-    chart.draw(summaries, args.model_specs, servers, title, args.out / "results.png")
+    return records, meta
+
+
+def publish(records: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> int:
+    """Write results.md/.json/.png, print the table and the target checks; the exit status."""
+    model_specs = [m for m in MODELS if any(r["model"] == m.name for r in records)]
+    servers = [s.name for s in SERVERS if any(r["server"] == s.name for r in records)]
+    summaries = report.summarize(records)
+    selected = {(r["model"], r["server"]) for r in records}
+    verdicts = [report.judge(t, summaries, selected) for t in TARGETS if (t.model, SUBJECT) in selected]
+    markdown = report.render_markdown(summaries, model_specs, servers, verdicts, meta)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.md").write_text(markdown)
+    document = {
+        "meta": meta,
+        "summaries": [vars(s) for s in summaries.values()],
+        "targets": [vars(v) for v in verdicts],
+        "records": records,
+    }
+    (out / "results.json").write_text(json.dumps(document, indent=1))
+    title = f"tiffin vs baseline vs ceiling — {meta['machine']}, medians of {meta['runs']} run(s)"
+    note = "bar labels: ratio to the baseline measured in the same invocation"
+    if report.busy_points(summaries, meta):
+        note += "; other processes were busy during some points, see results.md"
+    chart.draw(summaries, model_specs, servers, title=title, note=note, path=out / "results.png")
 
     log("")
     log(markdown)
-    log(f"bench: wrote {args.out / 'results.md'}, results.json, results.png; server logs in {WORK / 'logs'}")
+    log(f"bench: wrote {out / 'results.md'}, results.json, results.png; server logs in {WORK / 'logs'}")
     for verdict in verdicts:
         log(verdict.line())
     failed = [r for r in records if not r["ok"]]
+    for record in failed:
+        first = (record["error"] or "").splitlines()[0]
+        log(f"bench: FAILED {record['model']}/{record['server']} (run {record['run']}): {first}")
     if failed:
-        for record in failed:
-            first = (record["error"] or "").splitlines()[0]
-            log(f"bench: FAILED {record['model']}/{record['server']} (run {record['run']}): {first}")
         return 1
     if any(v.status == "FAIL" for v in verdicts):
         log("bench: a target check failed")
         return 3
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.from_json is not None:
+        document = json.loads(args.from_json.read_text())
+        return publish(document["records"], document["meta"], args.out)
+    signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        loadgen.wrk_path()
+    except loadgen.LoadError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    measured = measure(args)
+    if measured is None:
+        log("bench: interrupted; servers stopped, nothing written")
+        return 130
+    return publish(*measured, args.out)

@@ -177,6 +177,16 @@ def start_table(
     return lines
 
 
+def busy_points(summaries: dict[tuple[str, str], Summary], meta: dict[str, Any]) -> list[str]:
+    """The points measured while other processes used more CPU than ``meta["busy_warning"]``."""
+    return [
+        f"{s.model} / {s.server} / {key}: {values['foreign_cpu']:.0%}"
+        for s in summaries.values()
+        for key, values in s.points.items()
+        if values.get("foreign_cpu", 0.0) > meta.get("busy_warning", 1.0)
+    ]
+
+
 def render_markdown(
     summaries: dict[tuple[str, str], Summary],
     models: Sequence[ModelSpec],
@@ -213,12 +223,7 @@ def render_markdown(
     ]
     if verdicts:
         parts += ["", "## Targets", "", *(f"- {v.line()}" for v in verdicts)]
-    busy = [
-        f"{s.model} / {s.server} / {key}: {values['foreign_cpu']:.0%}"
-        for s in summaries.values()
-        for key, values in s.points.items()
-        if values.get("foreign_cpu", 0.0) > meta.get("busy_warning", 1.0)
-    ]
+    busy = busy_points(summaries, meta)
     if busy:
         parts += [
             "",

@@ -139,14 +139,20 @@ class RunnerClient:
         self._balancer = balancer or Balancer(urls)
 
     async def call(self, method: str, value: Any, *, deadline: float | None = None) -> Any:
-        content, media = protocol.encode(value, _ENCODABLE)
+        try:
+            content, media = protocol.encode(value, _ENCODABLE)
+        except TypeError as exc:
+            raise TypeError(f"runner {self.name!r} cannot be sent a {type(value).__name__}: {exc}") from None
         headers = {"content-type": media, "accept": protocol.CLIENT_ACCEPT}
         if deadline is not None:
             headers[protocol.DEADLINE_HEADER] = repr(deadline)
         response = await self._send("POST", f"/{method}", headers, content, deadline)
-        if response.status == 200:
+        if response.status != 200:
+            raise _error(response)
+        try:
             return protocol.decode(response.content, response.headers.get("content-type"))
-        raise _error(response)
+        except RunnerError as exc:  # the runner's answer, not the caller's input, is at fault
+            raise RunnerError(f"Runner {self.name!r} sent an answer that does not decode.", detail=exc.message) from exc
 
     async def ready(self, timeout: float = 1.0) -> bool:
         """Whether some endpoint answers its ``/readyz`` with 200 within ``timeout``."""
@@ -214,13 +220,17 @@ class RunnerClient:
             except ConnectionLost as exc:
                 # Most often a keep-alive connection the runner closed as we reused it: try once more.
                 if retried_lost:
-                    raise RunnerUnavailable(f"Runner {self.name!r} closed the connection.", detail=str(exc)) from exc
+                    raise RunnerUnavailable(
+                        f"Runner {self.name!r} closed the connection.", detail=str(exc), retry_after=1.0
+                    ) from exc
                 retried_lost, last = True, exc
                 continue
             except TimedOut as exc:
                 raise DeadlineExceeded(f"Runner {self.name!r} did not answer in time.", detail=str(exc)) from exc
             except TransportError as exc:
-                raise RunnerUnavailable(f"Runner {self.name!r} could not be reached.", detail=str(exc)) from exc
+                raise RunnerUnavailable(
+                    f"Runner {self.name!r} could not be reached.", detail=str(exc), retry_after=1.0
+                ) from exc
             finally:
                 endpoint.inflight -= 1
             self._balancer.succeeded(endpoint)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar, overload
+from typing import Any, ClassVar, Protocol, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,13 +64,21 @@ def method(
     return mark(fn) if fn is not None else mark
 
 
+class _MethodDecorator(Protocol):
+    @overload
+    def __call__(self, fn: F, /) -> F: ...
+    @overload
+    def __call__(self, *, batchable: bool = False, batch_dim: int | tuple[int, int] = 0) -> Callable[[F], F]: ...
+
+
 class Runnable:
     """Base class of model code served by a runner; one instance per runner process."""
 
     SUPPORTED_RESOURCES: ClassVar[tuple[str, ...]] = ("cpu",)
     SUPPORTS_CPU_MULTI_THREADING: ClassVar[bool] = False
 
-    method = staticmethod(method)  # ``@Runnable.method(...)``, as BentoML spells it
+    # ``@Runnable.method(...)``, as BentoML spells it; staticmethod() hides the overloads from type checkers.
+    method: ClassVar[_MethodDecorator] = staticmethod(method)  # type: ignore[assignment]
 
     @classmethod
     def exposed_methods(cls) -> dict[str, MethodConfig]:

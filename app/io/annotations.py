@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import numpy as np
-import pandas as pd
 import pydantic
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,7 +26,7 @@ from app.errors import BadInput
 from app.io.base import IODescriptor, read_body
 from app.io.codec import json_response, jsonable, loads, type_schema, validation_detail
 from app.io.dataframe import PandasDataFrame
-from app.io.fields import jsonable_annotation
+from app.io.fields import is_dataframe_type, jsonable_annotation
 from app.io.file import File
 from app.io.jsonio import JSON, validate
 from app.io.ndarray import NumpyNdarray
@@ -47,7 +46,7 @@ def descriptor_for_annotation(tp: Any) -> IODescriptor:
         return File()
     if base is np.ndarray or typing.get_origin(base) is np.ndarray:
         return NumpyNdarray()
-    if base is pd.DataFrame:
+    if is_dataframe_type(base):
         return PandasDataFrame()
     if isinstance(base, type) and issubclass(base, pydantic.BaseModel):
         return JSON(pydantic_model=base)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+import functools
+import importlib
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,7 +16,16 @@ from app.errors import BadInput
 from app.io.base import IODescriptor, negotiate, read_body
 from app.io.codec import loads
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["PandasDataFrame"]
+
+
+@functools.cache
+def _pd() -> ModuleType:
+    """pandas, imported on first use: an API worker that never sees a DataFrame stays small."""
+    return importlib.import_module("pandas")
 
 Orient = Literal["records", "columns", "split"]
 JSON = "application/json"
@@ -56,11 +67,11 @@ class PandasDataFrame(IODescriptor):
         return self._conform(self._from_json(value))
 
     def to_response(self, value: Any, *, accept: str | None = None) -> Response:
-        frame = value if isinstance(value, pd.DataFrame) else _as_frame(value)
+        frame = value if isinstance(value, _pd().DataFrame) else _as_frame(value)
         if negotiate(accept, (JSON, CSV)) == CSV:
             return Response(frame.to_csv(index=False), media_type="text/csv; charset=utf-8")
         if self.orient == "split":
-            keep_index = not isinstance(frame.index, pd.RangeIndex)
+            keep_index = not isinstance(frame.index, _pd().RangeIndex)
             body = frame.to_json(orient="split", date_format="iso", index=keep_index)
         else:
             body = frame.to_json(orient=self.orient, date_format="iso")
@@ -100,15 +111,15 @@ class PandasDataFrame(IODescriptor):
         try:
             if isinstance(value, list):
                 if value and all(isinstance(row, list) for row in value):
-                    return pd.DataFrame(value, columns=self.columns)
+                    return _pd().DataFrame(value, columns=self.columns)
                 if all(isinstance(row, Mapping) for row in value):
-                    return pd.DataFrame.from_records(value)
+                    return _pd().DataFrame.from_records(value)
             elif isinstance(value, Mapping):
                 if _is_split(value, declared=self.orient == "split"):
-                    return pd.DataFrame(value["data"], columns=value.get("columns"), index=value.get("index"))
+                    return _pd().DataFrame(value["data"], columns=value.get("columns"), index=value.get("index"))
                 if value and not any(isinstance(v, (list, Mapping)) for v in value.values()):
-                    return pd.DataFrame([value])  # one record
-                return pd.DataFrame(value)
+                    return _pd().DataFrame([value])  # one record
+                return _pd().DataFrame(value)
         except Exception as exc:  # pandas raises many kinds for odd shapes; all are bad input
             raise BadInput("The JSON cannot be read as a table.", detail=str(exc)) from exc
         raise BadInput(
@@ -142,14 +153,14 @@ def _is_split(value: Mapping[str, Any], declared: bool) -> bool:
 
 def _from_csv(body: bytes) -> pd.DataFrame:
     try:
-        return pd.read_csv(io.BytesIO(body))
-    except pd.errors.EmptyDataError as exc:
+        return _pd().read_csv(io.BytesIO(body))
+    except _pd().errors.EmptyDataError as exc:
         raise BadInput("The CSV body is empty.", detail=str(exc)) from exc
     except Exception as exc:
         raise BadInput("The request body is not valid CSV.", detail=str(exc)) from exc
 
 
 def _as_frame(value: Any) -> pd.DataFrame:
-    if isinstance(value, pd.Series):
+    if isinstance(value, _pd().Series):
         return value.to_frame()
-    return pd.DataFrame(value)
+    return _pd().DataFrame(value)

@@ -11,15 +11,21 @@ import types
 import typing
 from typing import Annotated, Any
 
+import functools
+import sys
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
 from app.errors import BadInput
 from app.io.dataframe import PandasDataFrame
 from app.io.ndarray import NumpyNdarray
 
-__all__ = ["DataFrameField", "jsonable_annotation", "ndarray_field"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["dataframe_field", "jsonable_annotation", "ndarray_field"]
 
 
 def ndarray_field(dtype: Any = None) -> Any:
@@ -43,6 +49,8 @@ def ndarray_field(dtype: Any = None) -> Any:
 
 
 def _dataframe(value: Any) -> pd.DataFrame:
+    import pandas as pd
+
     if isinstance(value, pd.DataFrame):
         return value
     try:
@@ -51,12 +59,23 @@ def _dataframe(value: Any) -> pd.DataFrame:
         raise ValueError(exc.message) from exc
 
 
-DataFrameField = Annotated[
-    pd.DataFrame,
-    PlainValidator(_dataframe),
-    PlainSerializer(lambda f: f.to_dict(orient="records"), when_used="json"),
-    WithJsonSchema({"type": "array", "items": {"type": "object"}}),
-]
+@functools.cache
+def dataframe_field() -> Any:
+    """``Annotated[pd.DataFrame, ...]`` read from JSON records; built on first use, as pandas is heavy."""
+    import pandas as pd
+
+    return Annotated[
+        pd.DataFrame,
+        PlainValidator(_dataframe),
+        PlainSerializer(lambda f: f.to_dict(orient="records"), when_used="json"),
+        WithJsonSchema({"type": "array", "items": {"type": "object"}}),
+    ]
+
+
+def is_dataframe_type(tp: Any) -> bool:
+    """Whether ``tp`` is ``pandas.DataFrame``, without importing pandas (code using it already has)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and tp is pd.DataFrame
 
 
 def jsonable_annotation(tp: Any) -> Any:
@@ -65,8 +84,8 @@ def jsonable_annotation(tp: Any) -> Any:
         return ndarray_field()
     if typing.get_origin(tp) is np.ndarray:  # numpy.typing.NDArray[np.float64]
         return ndarray_field(_ndarray_dtype(tp))
-    if tp is pd.DataFrame:
-        return DataFrameField
+    if is_dataframe_type(tp):
+        return dataframe_field()
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is None or not args or origin is typing.Literal:
         return tp

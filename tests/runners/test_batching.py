@@ -141,10 +141,10 @@ def test_a_lone_request_is_not_held_when_waiting_cannot_pay_off() -> None:
 
 def test_waits_for_the_next_request_when_arrivals_beat_the_cost_of_a_batch() -> None:
     model = Model()
-    batcher, _ = make(model, max_latency_ms=1000)
+    batcher, _ = make(model, max_latency_ms=5000)
 
     async def main() -> None:
-        batcher.cost.value, batcher.gap.value = 1.0, 0.05  # costly batches, frequent arrivals
+        batcher.cost.value, batcher.gap.value = 5.0, 0.2  # costly batches, frequent arrivals
         first = asyncio.ensure_future(batcher.submit(np.ones((1, 2))))
         await asyncio.sleep(0.01)
         await asyncio.gather(first, batcher.submit(np.ones((1, 2))))
@@ -200,7 +200,7 @@ def test_a_bad_input_fails_only_its_own_caller() -> None:
     model = Model()
     batcher, _ = make(model)
 
-    async def main() -> list[Any]:
+    async def main() -> Any:
         model.gate.clear()
         first = asyncio.ensure_future(batcher.submit(np.ones((1, 1))))
         await started(model)
@@ -262,7 +262,7 @@ def test_inputs_of_different_layouts_are_not_merged() -> None:
     model = Model()
     batcher, _ = make(model)
 
-    async def main() -> list[Any]:
+    async def main() -> Any:
         model.gate.clear()
         first = asyncio.ensure_future(batcher.submit(np.ones((1, 4))))
         await started(model)

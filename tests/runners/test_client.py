@@ -248,3 +248,19 @@ def test_round_trips_through_the_real_server() -> None:
             assert await client.ready()
 
     run(main())
+
+
+def test_an_answer_that_does_not_decode_is_the_runners_fault_not_the_callers() -> None:
+    async def garbled(*_: Any) -> RawResponse:
+        return RawResponse(200, {"content-type": protocol.NPY}, b"not npy")
+
+    client = RunnerClient("iris", "http://10.0.0.1:1", transport=FakeTransport(garbled))
+    with pytest.raises(RunnerError) as caught:
+        run(client.call("predict", 1))
+    assert type(caught.value) is RunnerError and "does not decode" in caught.value.message
+
+
+def test_values_without_a_wire_format_are_a_type_error() -> None:
+    client = RunnerClient("iris", "http://10.0.0.1:1", transport=FakeTransport(answer(1)))
+    with pytest.raises(TypeError, match="cannot be sent a object"):
+        run(client.call("predict", object()))

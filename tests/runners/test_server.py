@@ -155,14 +155,18 @@ def test_deadlines_from_the_header() -> None:
     run(main())
 
 
-def test_a_full_queue_answers_503_with_retry_after() -> None:
+def test_a_full_queue_answers_503_with_retry_after(tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    depth = 'tiffin_runner_queue_depth{method="hold",runner="doubler"} 2.0'
+
     async def main() -> None:
         async with serving(doubler()) as (_, client):
-            slow = [asyncio.ensure_future(client.post("/sleep", json=0.3))]
-            await asyncio.sleep(0.05)  # it runs ...
-            slow += [asyncio.ensure_future(client.post("/sleep", json=0.3)) for _ in range(2)]
-            await asyncio.sleep(0.05)  # ... and two wait: the queue (max_queue=2) is full
-            response = await client.post("/sleep", json=0)
+            hold = {"started": str(started), "seconds": 0.3}
+            slow = [asyncio.ensure_future(client.post("/hold", json=hold))]
+            await until(client, lambda _: started.exists())  # it runs ...
+            slow += [asyncio.ensure_future(client.post("/hold", json=hold)) for _ in range(2)]
+            await until(client, lambda r: depth in r.text, path="/metrics")  # ... two wait: max_queue=2 is full
+            response = await client.post("/hold", json=hold)
             assert response.status_code == 503
             assert response.headers["retry-after"] == "1"
             assert response.json()["type"] == "RunnerOverloaded"
@@ -175,7 +179,7 @@ def test_livez_answers_while_the_model_loads_and_readyz_follows_the_model() -> N
     seen_error: list[BaseException] = []
 
     async def main() -> None:
-        async with serving(doubler(load_seconds=0.5), ready=False) as (app, client):
+        async with serving(doubler(load_seconds=1.0), ready=False) as (app, client):
             assert (await client.get("/livez")).status_code == 200
             response = await client.get("/readyz")
             assert response.status_code == 503 and response.json()["status"] == "loading"

@@ -140,6 +140,7 @@ def test_a_model_that_cannot_load_stops_the_process(tiffin_home: Path) -> None:
     argv = [sys.executable, "-m", "runners.server", "--model", "no_such_model:latest", "--host", "127.0.0.1"]
     result = subprocess.run(
         [*argv, "--port", "0"],
+        check=False,
         cwd=Path(__file__).resolve().parents[2],
         env={**os.environ, "TIFFIN_HOME": str(tiffin_home)},
         capture_output=True,

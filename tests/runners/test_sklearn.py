@@ -1,6 +1,7 @@
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -46,11 +47,14 @@ def test_signatures_name_the_exposed_methods(tmp_path: Path, iris_svc: SVC, monk
     clf = LogisticRegression(max_iter=500).fit(x, y)
     monkeypatch.setenv("TIFFIN_HOME", str(tmp_path))
     store = ModelStore.default()
-    signatures = {"predict": {"batchable": True}, "predict_proba": {"batchable": True, "batch_dim": 0}}
+    signatures: dict[str, dict[str, Any]] = {
+        "predict": {"batchable": True},
+        "predict_proba": {"batchable": True, "batch_dim": 0},
+    }
     model = runners.sklearn.save_model("lr", clf, signatures=signatures, store=store)
     runnable = runners.sklearn.runnable_for(model)
     assert set(runnable.exposed_methods()) == {"predict", "predict_proba"}
-    instance = runnable(tag=str(model.tag))  # type: ignore[call-arg]
+    instance: Any = runnable(tag=str(model.tag))  # type: ignore[call-arg]
     assert instance.predict_proba(PROBE).shape == (1, 3)
     with pytest.raises(ValueError, match="no method"):
         runners.sklearn.save_model("bad", iris_svc, signatures={"transform": {}}, store=store)

@@ -3,12 +3,12 @@ from pathlib import Path
 import pytest
 
 from runners.runnable import MethodConfig
-from runners.store import ModelCorrupted, ModelNotFound, ModelStore, StoreError, home
+from runners.store import ModelCorrupted, ModelNotFound, ModelStore, StoredModel, StoreError, home
 
 SIGNATURES = {"predict": MethodConfig.make(True, 0)}
 
 
-def add(store: ModelStore, name: str = "m", data: bytes = b"weights") -> object:
+def add(store: ModelStore, name: str = "m", data: bytes = b"weights") -> StoredModel:
     return store.create(
         name,
         framework="test",
@@ -29,7 +29,7 @@ def test_home_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_pa
 def test_create_writes_metadata_and_artifact_and_points_latest(tmp_path: Path) -> None:
     store = ModelStore(tmp_path)
     first, second = add(store, data=b"one"), add(store, data=b"two")
-    assert second.path == tmp_path / "m" / second.tag.version
+    assert second.path == tmp_path / "m" / str(second.tag.version)
     assert second.artifact_path.read_bytes() == b"two"
     assert (second.path / "model.json").is_file()
     assert store.get("m").tag == second.tag
