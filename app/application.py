@@ -39,7 +39,7 @@ from app.middleware.observe import ObserveMiddleware
 from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.timeout import TimeoutMiddleware
 from app.openapi import build_openapi
-from app.service import Service
+from app.services import Service
 from app.settings import Settings, settings_for
 from app.swagger import swagger_routes
 from app.templates import TemplateResolver

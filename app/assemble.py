@@ -10,12 +10,12 @@ from __future__ import annotations
 import inspect
 from typing import Any, Literal
 
-from app.api import InferenceAPI
+from app.inference import InferenceAPI
 from app.config import ApiConfig, ConfigError, IoConfig, RunnerConfig, TiffinConfig, check_imports
 from app.imports import import_target
 from app.io import JSON, File, NumpyNdarray, PandasDataFrame, Text
 from app.io.base import IODescriptor
-from app.service import Service
+from app.services import Service
 
 
 def build_service(config: TiffinConfig) -> Service:

@@ -18,11 +18,11 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
-from app.api import InferenceAPI
+from app.inference import InferenceAPI
 from app.fastapi_binding import bind_class_routes
 from app.io.annotations import JSONBody, descriptor_for_annotation, json_body_model
 from app.io.base import IODescriptor
-from app.service import MountSpec, Service, Traffic, mount_prefix
+from app.services import MountSpec, Service, Traffic, mount_prefix
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound=type)

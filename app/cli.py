@@ -42,9 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server_args(runner, workers=False, default_port="3001")
     runner.add_argument("--model", help="serve this stored model tag (no config needed)")
 
-    health = commands.add_parser("healthcheck", help="exit 0 if URL answers 200 (for container health checks)")
-    health.add_argument("url", nargs="?", default="http://127.0.0.1:3000/readyz")
-    health.add_argument("--timeout", type=float, default=3.0)
+    commands.add_parser(
+        "healthcheck", help="exit 0 if URL answers 200 (for container health checks)", parents=[_healthcheck_parser()],
+        add_help=False,
+    )
 
     from runners.commands import add_commands
 
@@ -78,7 +79,20 @@ def load(args: argparse.Namespace, *, port_key: str | None = "server.port") -> A
     return load_config(path, overrides=overrides, default_file=service is None)
 
 
+def _healthcheck_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tiffin healthcheck", description="exit 0 if URL answers 200")
+    parser.add_argument("url", nargs="?", default="http://127.0.0.1:3000/readyz")
+    parser.add_argument("--timeout", type=float, default=3.0)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["healthcheck"]:  # the container health check: standard library only, fast
+        from app.commands_health import healthcheck
+
+        health_args = _healthcheck_parser().parse_args(argv[1:])
+        return healthcheck(health_args.url, health_args.timeout)
     args = build_parser().parse_args(argv)
     from app.config import ConfigError
 
@@ -95,10 +109,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.commands import run_runner
 
             return run_runner(load(args, port_key=None), args.name, model=args.model, host=args.host, port=args.port)
-        if args.command == "healthcheck":
-            from app.commands import healthcheck
-
-            return healthcheck(args.url, args.timeout)
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print(f"tiffin: {exc}", file=sys.stderr)

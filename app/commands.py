@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import urllib.error
-import urllib.request
 from typing import Any
 
 from app.config import ConfigError, TiffinConfig
@@ -64,12 +61,3 @@ def runner_spec(config: TiffinConfig, name: str, model: str | None) -> Any:
         known = ", ".join(r.name for r in service.runners) or "none"
         raise ConfigError(config.source_of("runners"), f"runners.{name}", f"no runner named {name!r} (runners: {known})")
     return runner.spec(batching=batching)
-
-
-def healthcheck(url: str, timeout: float) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (URL given by the operator)
-            return 0 if response.status == 200 else 1
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        print(f"tiffin healthcheck: {url}: {exc}", file=sys.stderr)
-        return 1

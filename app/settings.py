@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.metrics import DEFAULT_BUCKETS
-from app.service import Service
+from app.services import Service
 
 DEFAULT_SKIP = ("/metrics", "/healthz", "/livez", "/readyz")
 

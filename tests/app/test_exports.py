@@ -1,18 +1,39 @@
-import types
+import subprocess
+import sys
 
 import app
 
 
 def test_app_exports_exactly_the_sdk_names() -> None:
     assert sorted(app.__all__) == ["Service", "api", "get_current_service", "mount_asgi_app", "service"]
-    for name in app.__all__:
-        assert getattr(app, name) is not None
+    from app.class_service import api, mount_asgi_app, service
+    from app.context import get_current_service
+    from app.services import Service
 
-
-def test_nothing_else_public_is_exported_by_accident() -> None:
-    public = {
-        name
-        for name, value in vars(app).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    expected = {
+        "Service": Service,
+        "api": api,
+        "get_current_service": get_current_service,
+        "mount_asgi_app": mount_asgi_app,
+        "service": service,
     }
-    assert public == set(app.__all__)
+    assert {name: getattr(app, name) for name in app.__all__} == expected
+
+
+def test_other_names_are_not_exported() -> None:
+    import pytest
+
+    with pytest.raises(AttributeError):
+        app.ServiceApp  # noqa: B018
+    with pytest.raises(ImportError):
+        exec("from app import build_app", {})
+
+
+def test_healthcheck_starts_without_the_web_stack() -> None:
+    code = (
+        "import sys; from app.cli import main; rc = main(['healthcheck', 'http://127.0.0.1:9/x', '--timeout', '0.2']);"
+        "heavy = [m for m in ('starlette', 'numpy', 'runners', 'httpx') if m in sys.modules];"
+        "print(rc, heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "1 []"

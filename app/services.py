@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from app.api import InferenceAPI, normalize_route
+from app.inference import InferenceAPI, normalize_route
 from app.io.base import IODescriptor
 
 if TYPE_CHECKING:
