@@ -26,7 +26,10 @@ def build_service(config: TiffinConfig) -> Service:
         if runner is None:
             runner = make_runner(name, runner_config, config)
             service.add_runner(runner)
-        runner.configure(url=runner_config.url, timeout=runner_config.timeout)
+        # the sidecar started for this runner batches as the YAML says; calls are coalesced to match
+        runner.configure(
+            url=runner_config.url, timeout=runner_config.timeout, batching=runner_config.batching.model_dump()
+        )
     for index, api in enumerate(config.apis):
         try:
             service.add_api(runner_api(service, api))

@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     runner.add_argument("name", help="the runner's name")
     _add_server_args(runner, workers=False, default_port="3001")
     runner.add_argument("--model", help="serve this stored model tag (no config needed)")
+    runner.add_argument("--uds", help="also listen on this Unix socket, for API workers on the same machine")
 
     commands.add_parser(
         "healthcheck", help="exit 0 if URL answers 200 (for container health checks)", parents=[_healthcheck_parser()],
@@ -108,7 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "runner":
             from app.commands import run_runner
 
-            return run_runner(load(args, port_key=None), args.name, model=args.model, host=args.host, port=args.port)
+            return run_runner(
+                load(args, port_key=None), args.name, model=args.model, host=args.host, port=args.port, uds=args.uds
+            )
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print(f"tiffin: {exc}", file=sys.stderr)

@@ -13,6 +13,9 @@ def run_api(config: TiffinConfig) -> int:
 
     configure_logging(config.logging.level, access=config.logging.access.enabled)
     metrics_dir = fresh_metrics_dir()  # before the service's imports reach prometheus-client
+    from app.metrics import cache_process_id
+
+    cache_process_id()
     from app.assemble import build_service
 
     service = build_service(config)
@@ -28,7 +31,13 @@ def run_serve(config: TiffinConfig) -> int:
 
 
 def run_runner(
-    config: TiffinConfig, name: str, *, model: str | None, host: str | None, port: int | None
+    config: TiffinConfig,
+    name: str,
+    *,
+    model: str | None,
+    host: str | None,
+    port: int | None,
+    uds: str | None = None,
 ) -> int:
     from runners.server import serve
 
@@ -38,6 +47,7 @@ def run_runner(
         spec,
         host=host or config.server.host,
         port=port if port is not None else 3001,
+        uds=uds,
         log_config=None,
         graceful_timeout=float(config.server.graceful_timeout),
     )

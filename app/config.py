@@ -216,8 +216,10 @@ class RunnerConfig(BaseModel):
         if value is None:
             return None
         parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("should be an http:// or https:// URL with a host")
+        if parts.scheme not in ("http", "https", "http+unix") or not parts.netloc:
+            raise ValueError(
+                "should be an http:// or https:// URL with a host (or http+unix:// and a percent-encoded socket path)"
+            )
         return value.strip().rstrip("/")
 
     @model_validator(mode="after")

@@ -25,6 +25,7 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=3001)
+    serve.add_argument("--uds", help="also listen on this Unix socket (for API workers on the same machine)")
     serve.add_argument("--no-batching", action="store_true")
     serve.add_argument("--max-batch-size", type=int, default=BatchingOptions.max_batch_size)
     serve.add_argument("--max-latency-ms", type=float, default=BatchingOptions.max_latency_ms)
@@ -65,7 +66,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"python -m runners serve: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return serve(spec, args.host, args.port, log_level=args.log_level, graceful_timeout=args.graceful_timeout)
+    return serve(
+        spec, args.host, args.port, uds=args.uds, log_level=args.log_level, graceful_timeout=args.graceful_timeout
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,8 @@
 ``TIFFIN_RUNNER_X_URL=http://runner:3001`` with ``docker compose --scale runner=3`` resolves to
 three addresses; the balancer re-resolves every ``resolve_interval`` seconds (in the background,
 after the first time) so replicas that come and go are picked up, and sends each request to the
-reachable endpoint with the fewest requests in flight. An endpoint that refused a connection
+reachable endpoint with the fewest requests in flight. ``http+unix://`` URLs (the socket's path
+percent-encoded as the authority) name a sidecar on this machine; they are never resolved. An endpoint that refused a connection
 sits out ``eject_seconds`` unless every endpoint has failed, so a lone runner that comes back is
 used again at once.
 """
@@ -25,6 +26,7 @@ from runners.errors import RunnerUnavailable
 logger = logging.getLogger("runners.balancer")
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+UNIX_SCHEME = "http+unix"  # http+unix://%2Frun%2Ftiffin%2Firis_clf.sock: HTTP over a Unix socket
 
 
 @dataclass(eq=False, slots=True)
@@ -44,7 +46,7 @@ class _Target:
 
     @property
     def needs_resolving(self) -> bool:
-        if self.scheme != "http":  # TLS needs the name for SNI and certificate checks
+        if self.scheme != "http":  # TLS needs the name for SNI; a Unix socket has no address to resolve
             return False
         try:
             ipaddress.ip_address(self.host)
@@ -53,6 +55,8 @@ class _Target:
         return False
 
     def endpoint_url(self, address: str) -> str:
+        if self.scheme == UNIX_SCHEME:
+            return f"{self.scheme}://{address}{self.path}"
         shown = f"[{address}]" if ":" in address else address
         return f"{self.scheme}://{shown}:{self.port}{self.path}"
 
@@ -63,8 +67,14 @@ def parse_targets(urls: str) -> list[_Target]:
         if not raw:
             continue
         parts = urlsplit(raw if "://" in raw else f"http://{raw}")
+        if parts.scheme == UNIX_SCHEME and parts.netloc:
+            # the socket's path, percent-encoded, is the authority: kept as written (not lower-cased)
+            targets.append(_Target(UNIX_SCHEME, parts.netloc, 0, parts.path.rstrip("/")))
+            continue
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"invalid runner URL {raw!r}: expected http://host:port")
+            raise ValueError(
+                f"invalid runner URL {raw!r}: expected http://host:port (or {UNIX_SCHEME}://PERCENT-ENCODED-PATH)"
+            )
         port = parts.port or (443 if parts.scheme == "https" else 80)
         targets.append(_Target(parts.scheme, parts.hostname, port, parts.path.rstrip("/")))
     if not targets:

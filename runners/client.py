@@ -22,103 +22,26 @@ request: when it is missing, each failed import scans ``sys.path`` (about 1 ms p
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-import httpx
 import orjson
 
 from runners import protocol
 from runners.balancer import Balancer, Endpoint
 from runners.errors import DeadlineExceeded, RunnerError, RunnerUnavailable
+from runners.pool import PooledTransport
+from runners.transport import (
+    ConnectFailed,
+    ConnectionLost,
+    ConnectTimedOut,
+    RawResponse,
+    TimedOut,
+    Transport,
+    TransportError,
+)
 
 CONNECT_TIMEOUT = 1.0
 _ENCODABLE = (protocol.NPY, protocol.DATAFRAME, protocol.VALUE)
-
-
-@dataclass(frozen=True, slots=True)
-class RawResponse:
-    status: int
-    headers: Mapping[str, str]  # lower-case names
-    content: bytes
-
-
-class TransportError(Exception):
-    """The exchange failed after the request may have reached the runner."""
-
-
-class ConnectFailed(TransportError):
-    """No connection was made: the request never reached the runner, so another one may take it."""
-
-
-class ConnectTimedOut(ConnectFailed):
-    """No connection within the connect timeout: a dead host, or an event loop too busy to notice."""
-
-
-class ConnectionLost(TransportError):
-    """The connection closed before an answer came (a runner restart, or a stale keep-alive)."""
-
-
-class TimedOut(TransportError):
-    pass
-
-
-class Transport(Protocol):
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        content: bytes | None,
-        timeout: float,
-        connect_timeout: float,
-    ) -> RawResponse: ...
-
-    async def aclose(self) -> None: ...
-
-
-class HttpxTransport:
-    def __init__(self, *, max_connections: int = 100, inner: httpx.AsyncBaseTransport | None = None) -> None:
-        self._client = httpx.AsyncClient(
-            transport=inner,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=64, keepalive_expiry=15.0),
-            trust_env=False,  # runner traffic is internal: never through an HTTP proxy from the environment
-        )
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        content: bytes | None,
-        timeout: float,
-        connect_timeout: float,
-    ) -> RawResponse:
-        try:
-            response = await self._client.request(
-                method,
-                url,
-                headers=headers,
-                content=content,
-                timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            )
-        except httpx.ConnectTimeout as exc:
-            raise ConnectTimedOut(str(exc) or type(exc).__name__) from exc
-        except httpx.ConnectError as exc:
-            raise ConnectFailed(str(exc) or type(exc).__name__) from exc
-        except httpx.TimeoutException as exc:
-            raise TimedOut(str(exc) or type(exc).__name__) from exc
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            raise ConnectionLost(str(exc) or type(exc).__name__) from exc
-        except httpx.HTTPError as exc:
-            raise TransportError(str(exc) or type(exc).__name__) from exc
-        return RawResponse(response.status_code, response.headers, response.content)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
 
 class RunnerClient:
@@ -135,7 +58,7 @@ class RunnerClient:
         self.name = name
         self.timeout = timeout
         self._connect_timeout = connect_timeout
-        self._transport: Transport = transport or HttpxTransport()
+        self._transport: Transport = transport or PooledTransport()
         self._balancer = balancer or Balancer(urls)
 
     async def call(self, method: str, value: Any, *, deadline: float | None = None) -> Any:

@@ -59,6 +59,7 @@ class ModelHost:
                 worker=self._worker,
                 observer=observer,
                 name=f"{self.spec.name}.{name}",
+                inline=not resolved.runnable_class.THREAD_AFFINE,
             )
         if self.state == "loading":
             self.state = "ready"
@@ -69,6 +70,10 @@ class ModelHost:
             resolved.model.tag if resolved.model else self.spec.runnable,
             ", ".join(resolved.methods),
         )
+
+    def serves(self, method: str) -> bool:
+        """Whether ``method`` is a method of the loaded model (``False`` while it loads)."""
+        return method in self._batchers
 
     def method_metrics(self, method: str) -> MethodMetrics | None:
         return self._method_metrics.get(method)

@@ -31,7 +31,6 @@ accepted, which the client always sends). Errors are JSON ``{"error", "type", "d
 
 from __future__ import annotations
 
-import io
 import math
 import re
 from collections.abc import Collection
@@ -40,6 +39,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from runners import npy
 from runners.deadline import HEADER as DEADLINE_HEADER
 from runners.errors import InvalidInput, UnsupportedMediaType
 
@@ -57,7 +57,6 @@ _DTYPE = re.compile(
     r"|U?Int(8|16|32|64)|Float(32|64)|boolean"
     r"|datetime64\[(s|ms|us|ns)(, [A-Za-z0-9_/+:-]+)?\]|timedelta64\[(s|ms|us|ns)\])$"
 )
-_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
@@ -83,9 +82,7 @@ def decode(body: bytes, content_type: str | None) -> Any:
 def encode(value: Any, accept: Collection[str] = ACCEPTED) -> tuple[bytes, str]:
     """Encode ``value`` in the best of the ``accept``-ed media types."""
     if isinstance(value, np.ndarray) and not value.dtype.hasobject and NPY in accept:
-        buf = io.BytesIO()
-        np.lib.format.write_array(buf, value, allow_pickle=False)
-        return buf.getvalue(), NPY
+        return npy.dumps(value), NPY
     if _is_frame(value) and DATAFRAME in accept:
         return _encode_frame(value), DATAFRAME
     if _is_frame(value):
@@ -95,18 +92,13 @@ def encode(value: Any, accept: Collection[str] = ACCEPTED) -> tuple[bytes, str]:
 
 
 def _decode_npy(body: bytes) -> np.ndarray:
-    # Parse the header ourselves: the array is built only once the body is known to hold it.
-    stream = io.BytesIO(body)
+    # The header is read first: the array is built only once the body is known to hold it.
     try:
-        version = np.lib.format.read_magic(stream)
-        if version not in _NPY_HEADERS:
-            raise ValueError(f".npy format version {version} is not supported")
-        shape, fortran, dtype = _NPY_HEADERS[version](stream)
-    except (ValueError, EOFError, OSError, SyntaxError, TypeError) as exc:
+        shape, fortran, dtype, offset = npy.read_header(body)
+    except ValueError as exc:
         raise InvalidInput("The body is not a valid .npy array.", detail=str(exc)) from None
     if dtype.hasobject:
         raise InvalidInput("Arrays of Python objects are refused (they would need unpickling).")
-    offset = stream.tell()
     count = math.prod(shape)
     if len(body) - offset != count * dtype.itemsize:
         raise InvalidInput(

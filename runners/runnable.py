@@ -76,6 +76,9 @@ class Runnable:
 
     SUPPORTED_RESOURCES: ClassVar[tuple[str, ...]] = ("cpu",)
     SUPPORTS_CPU_MULTI_THREADING: ClassVar[bool] = False
+    #: The model must run on the thread that created it (the runner's model thread). When it need
+    #: not (plain numpy/scikit-learn code), very short batches run on the event loop instead.
+    THREAD_AFFINE: ClassVar[bool] = True
 
     # ``@Runnable.method(...)``, as BentoML spells it; staticmethod() hides the overloads from type checkers.
     method: ClassVar[_MethodDecorator] = staticmethod(method)  # type: ignore[assignment]

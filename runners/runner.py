@@ -7,7 +7,10 @@
     runner.configure(url=..., timeout=...)   # else env TIFFIN_RUNNER_<NAME>_URL
     await runner.startup(); await runner.shutdown(); await runner.is_ready()
 
-Remote calls send exactly one argument (the wire carries one value). ``run`` submits the call
+Remote calls send exactly one argument (the wire carries one value). Concurrent calls of one
+batchable method in one process are coalesced into one request (``runners.coalesce``) unless
+batching is disabled (``configure(batching=...)``, from the YAML's ``batching.enabled``).
+``run`` submits the call
 to the loop captured by ``startup()`` when that loop runs in another thread (the API worker's
 threadpool case), else to a private background loop; on a thread that is running a loop it
 refuses, since blocking there would deadlock that loop.
@@ -28,10 +31,12 @@ import re
 import time
 import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runners import deadline as deadlines
 from runners.client import RunnerClient
+from runners.coalesce import Lane
 from runners.errors import DeadlineExceeded, RunnerUnavailable
 from runners.imports import path_of
 from runners.loopthread import background_loop
@@ -104,7 +109,7 @@ class Runner:
         self._timeout = 30.0
         self._local: Runnable | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RunnerClient] = weakref.WeakKeyDictionary()
+        self._remotes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Remote] = weakref.WeakKeyDictionary()
 
     @classmethod
     def for_model(
@@ -164,12 +169,25 @@ class Runner:
     def is_local(self) -> bool:
         return self._local is not None
 
-    def configure(self, *, url: str | None = None, timeout: float | None = None) -> None:
+    def configure(
+        self,
+        *,
+        url: str | None = None,
+        timeout: float | None = None,
+        batching: BatchingOptions | Mapping[str, Any] | None = None,
+    ) -> None:
+        """Where the sidecar is, the calls' timeout, and the batching it was started with.
+
+        ``batching`` tells the calling side how to coalesce: not at all when disabled, and at
+        most ``max_batch_size`` rows per coalesced request.
+        """
         if url is not None:
             self._url = url
         if timeout is not None:
             self._timeout = timeout
-        self._clients = weakref.WeakKeyDictionary()  # the next call builds a client with these settings
+        if batching is not None:
+            self.batching = BatchingOptions.coerce(batching)
+        self._remotes = weakref.WeakKeyDictionary()  # the next call builds a client with these settings
 
     def init_local(self) -> None:
         if self._local is None:
@@ -190,9 +208,9 @@ class Runner:
             )
 
     async def shutdown(self) -> None:
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        remote = self._remotes.pop(asyncio.get_running_loop(), None)
+        if remote is not None:
+            await remote.aclose()
 
     async def is_ready(self) -> bool:
         if self._local is not None:
@@ -202,17 +220,34 @@ class Runner:
         return await self._client().ready()
 
     def _client(self) -> RunnerClient:
+        return self._remote().client
+
+    def _remote(self) -> _Remote:
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
+        remote = self._remotes.get(loop)
+        if remote is None:
             url = self.url
             if url is None:
                 raise RunnerUnavailable(
                     f"Runner {self.name!r} has no URL.",
                     detail=f"set {url_variable(self.name)}, call configure(url=...), or init_local()",
                 )
-            client = self._clients[loop] = RunnerClient(self.name, url, timeout=self._timeout)
-        return client
+            client = RunnerClient(self.name, url, timeout=self._timeout)
+            remote = self._remotes[loop] = _Remote(client, self._lanes(client))
+        return remote
+
+    def _lanes(self, client: RunnerClient) -> dict[str, Lane]:
+        if not self.batching.enabled:
+            return {}
+        lanes = {}
+        for name, method in self.methods.items():
+            if method.config.batchable:
+
+                async def send(value: Any, deadline: float | None, method: str = name) -> Any:
+                    return await client.call(method, value, deadline=deadline)
+
+                lanes[name] = Lane(send, batch_dim=method.config.batch_dim, max_rows=self.batching.max_batch_size)
+        return lanes
 
     def _local_method(self, method: str) -> Any:
         assert self._local is not None
@@ -247,7 +282,23 @@ class Runner:
         return await self._call(method, _single(self.name, method, args, kwargs), deadlines.current())
 
     async def _call(self, method: str, value: Any, deadline: float | None) -> Any:
-        return await self._client().call(method, value, deadline=deadline)
+        remote = self._remote()
+        lane = remote.lanes.get(method)
+        if lane is not None:
+            return await lane.call(value, deadline)
+        return await remote.client.call(method, value, deadline=deadline)
+
+
+@dataclass(eq=False)
+class _Remote:
+    """What one event loop uses to reach the sidecar: the client, and a lane per batchable method."""
+
+    client: RunnerClient
+    lanes: dict[str, Lane]
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(lane.aclose() for lane in self.lanes.values()))
+        await self.client.aclose()
 
 
 def _single(runner: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -171,6 +171,7 @@ class SklearnRunnable(Runnable):
     """Hosts one stored estimator; ``runnable_for`` adds one method per signature."""
 
     SUPPORTS_CPU_MULTI_THREADING = True
+    THREAD_AFFINE = False  # estimators hold no thread-local state
 
     def __init__(self, tag: str, store: str | None = None) -> None:
         self.model = load_model(tag, store=ModelStore(store) if store else None)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import numpy.lib.format as npy_format
 from numpy.typing import DTypeLike
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,12 +13,12 @@ from starlette.responses import Response
 from app.errors import BadInput
 from app.io.base import IODescriptor, negotiate, read_body
 from app.io.codec import json_response, loads
+from runners import npy
 
 __all__ = ["NumpyNdarray"]
 
 JSON = "application/json"
 NPY = "application/x-npy"
-_MAX_NPY_HEADER = 10_000
 _JSON_KINDS = {"b": "boolean", "i": "integer", "u": "integer", "f": "number", "U": "string", "S": "string"}
 
 
@@ -65,9 +63,7 @@ class NumpyNdarray(IODescriptor):
     def to_response(self, value: Any, *, accept: str | None = None) -> Response:
         array = np.asarray(value)
         if negotiate(accept, (JSON, NPY)) == NPY and not array.dtype.hasobject:
-            buffer = io.BytesIO()
-            np.save(buffer, array, allow_pickle=False)
-            return Response(buffer.getvalue(), media_type=NPY)
+            return Response(npy.dumps(array), media_type=NPY)
         return json_response(array)
 
     def openapi_request_body(self) -> dict[str, Any]:
@@ -144,16 +140,9 @@ def _array_from_json(value: Any) -> np.ndarray:
 
 def _load_npy(body: bytes) -> np.ndarray:
     """Read ``.npy`` bytes without ever unpickling: object dtypes are refused from the header."""
-    stream = io.BytesIO(body)
     try:
-        version = npy_format.read_magic(stream)
-        if version == (1, 0):
-            shape, fortran_order, dtype = npy_format.read_array_header_1_0(stream, max_header_size=_MAX_NPY_HEADER)
-        elif version == (2, 0):
-            shape, fortran_order, dtype = npy_format.read_array_header_2_0(stream, max_header_size=_MAX_NPY_HEADER)
-        else:
-            raise ValueError(f"unsupported .npy format version {version}")
-    except Exception as exc:
+        shape, fortran_order, dtype, offset = npy.read_header(body)
+    except ValueError as exc:
         raise BadInput("The request body is not a valid .npy file.", detail=str(exc)) from exc
     if dtype.hasobject:
         raise BadInput(
@@ -161,7 +150,6 @@ def _load_npy(body: bytes) -> np.ndarray:
             detail="Save the array with a numeric or string dtype (allow_pickle=False).",
         )
     count = int(np.prod(shape, dtype=np.int64))
-    offset = stream.tell()
     if len(body) - offset != count * dtype.itemsize:
         raise BadInput(
             "The .npy file's data does not match its header.",

@@ -1,4 +1,8 @@
-"""``max_request_size``: larger bodies get 413, counted as they arrive, never buffered whole."""
+"""``max_request_size``: larger bodies get 413, counted as they arrive, never buffered whole.
+
+A declared ``Content-Length`` is checked up front; only bodies of unknown length (chunked) are
+counted as they arrive.
+"""
 
 from __future__ import annotations
 
@@ -26,9 +30,14 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = PayloadTooLarge(detail={"max_request_size": self.max_bytes})
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
+        if declared is not None and declared <= self.max_bytes:
+            # HTTP/1.1 servers (httptools, h11) read exactly the declared length, and refuse a
+            # request that also says chunked: nothing to count.
+            await self.app(scope, receive, send)
+            return
+        too_large = PayloadTooLarge(detail={"max_request_size": self.max_bytes})
+        if declared is not None:
             await error_response(too_large)(scope, receive, send)
             return
         seen = 0

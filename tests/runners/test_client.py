@@ -16,15 +16,9 @@ from prometheus_client import CollectorRegistry
 
 from runners import protocol
 from runners.balancer import Balancer
-from runners.client import (
-    ConnectFailed,
-    ConnectionLost,
-    ConnectTimedOut,
-    HttpxTransport,
-    RawResponse,
-    RunnerClient,
-    TimedOut,
-)
+from runners.client import RunnerClient
+from runners.httpx_transport import HttpxTransport
+from runners.transport import ConnectFailed, ConnectionLost, ConnectTimedOut, RawResponse, TimedOut
 from runners.errors import DeadlineExceeded, RunnerError, RunnerOverloaded, RunnerUnavailable, UnknownMethod
 from runners.server import build_app
 from runners.spec import RunnerSpec

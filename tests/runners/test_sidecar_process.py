@@ -87,7 +87,7 @@ def test_mixed_multi_row_requests_are_split_back_to_every_caller(
     doubler_sidecar: Any, samples: Any, scrape: Callable[[str], dict[str, float]]
 ) -> None:
     runner = runners.Runner(samples.Doubler, name="doubler")
-    runner.configure(url=doubler_sidecar.url)
+    runner.configure(url=doubler_sidecar.url, batching={"max_batch_size": 32})  # as the sidecar was started
     rng = np.random.default_rng(3)
     inputs = [
         np.column_stack([np.full(n, i), np.arange(n), rng.random(n)]) for i, n in enumerate(rng.integers(1, 8, 200))
