@@ -10,7 +10,8 @@
 # (docker-compose 1.29, Engine 20.10) and with BuildKit.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-# --- deps: a virtualenv with tiffin's dependencies; rebuilt only when pyproject.toml or the
+# --- deps: a virtualenv with tiffin's dependencies and the web frameworks users mount (the
+# `frameworks` extra: FastAPI, Flask, Quart); rebuilt only when pyproject.toml or the
 # wheelhouse changes. build/wheels is optional: scripts/offline-images fills it when containers
 # cannot reach PyPI, and pip then installs from it alone (--no-index; from PyPI as well, with a
 # warning, if it lacks a requirement: a stale wheelhouse). pyproject.toml is listed
@@ -23,7 +24,7 @@ ENV PIP_NO_CACHE_DIR=1 \
 COPY pyproject.toml build/wheel[s] /tmp/build/
 RUN set -eu; \
     python3 -m venv /opt/venv; \
-    python3 -c 'import sys, tomllib; print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]))' \
+    python3 -c 'import sys, tomllib; p = tomllib.load(open(sys.argv[1], "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["frameworks"]))' \
         /tmp/build/pyproject.toml >/tmp/requirements.txt; \
     if ! ls /tmp/build/*.whl >/dev/null 2>&1; then \
         /opt/venv/bin/pip install -r /tmp/requirements.txt; \

@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.routing import BaseRoute, Mount, Route, Router, get_route_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import context
@@ -100,6 +100,9 @@ class ServiceApp:
             else None
         )
         own = self._own_routes()
+        # The service's own routes with a fixed path are found by one dict lookup; what the router
+        # would do for them (try each route's pattern in turn) costs more than the lookup, per request.
+        self._fixed = {r.path: r for r in own if isinstance(r, Route) and r.methods is None and "{" not in r.path}
         mounts = sorted(service.mounts, key=lambda m: len(m.path), reverse=True)
         mount_routes = [(Mount(m.path, app=m.app, name=m.name), m.original) for m in mounts]
         self.router = Router(
@@ -186,7 +189,15 @@ class ServiceApp:
             self.readiness.started = True  # served without a lifespan (plain TestClient)
         token = context.enter_service(self.service.instance())
         try:
-            await self.router(scope, receive, send)
+            route = self._fixed.get(get_route_path(scope)) if scope["type"] == "http" else None
+            if route is None:
+                await self.router(scope, receive, send)
+            else:  # as the router does on a full match; these routes take every method (see _route)
+                scope.setdefault("router", self.router)
+                scope["route"] = route
+                scope["endpoint"] = route.endpoint
+                scope["path_params"] = dict(scope.get("path_params", {}))
+                await route.handle(scope, receive, send)
         finally:
             context.leave_service(token)
 

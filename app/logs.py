@@ -25,6 +25,7 @@ class LineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if record.args or record.exc_info or record.exc_text or record.stack_info or not isinstance(record.msg, str):
             return super().format(record)
+        record.message = record.msg
         second = int(record.created)
         if second != self._second:
             self._second, self._date = second, time.strftime(self.default_time_format, self.converter(second))

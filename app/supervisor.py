@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from app.config import TiffinConfig, runner_url_env
+from app.config import TiffinConfig, check_imports, runner_url_env
 
 logger = logging.getLogger("tiffin.serve")
 
@@ -46,6 +46,8 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        if self.process is not None:
+            return
         logger.info("starting %s: %s", self.role, " ".join(self.argv))
         self.process = subprocess.Popen(
             self.argv, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
@@ -114,10 +116,22 @@ def plan(config: TiffinConfig, service_runners: list[str], socket_dir: str | Non
 def serve(config: TiffinConfig) -> int:
     from app.assemble import build_service
 
-    service = build_service(config)  # fails here, once, on a bad config or import
+    check_imports(config)  # a bad import path stops the start here, before any child runs
     socket_dir = tempfile.mkdtemp(prefix="tiffin-serve-")
     try:
-        return _supervise(config, plan(config, [r.name for r in service.runners], socket_dir))
+        # The sidecars of the YAML's runners start at once: loading a model is the slowest part
+        # of the start, and it needs nothing from the service being assembled meanwhile.
+        early = {child.role: child for child in plan(config, [], socket_dir)[:-1]}
+        for child in early.values():
+            child.start()
+        try:
+            service = build_service(config)  # fails here, once, on a bad config or import
+        except BaseException:
+            for child in early.values():
+                child.stop(grace=10)
+            raise
+        children = [early.get(c.role, c) for c in plan(config, [r.name for r in service.runners], socket_dir)]
+        return _supervise(config, children)
     finally:
         shutil.rmtree(socket_dir, ignore_errors=True)
 

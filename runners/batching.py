@@ -13,7 +13,10 @@ expected gap to the next arrival (EWMA of inter-arrival times, and at least the 
 shorter than the expected cost of running a batch (EWMA of inference time) and fit in what is
 left of ``max_latency_ms`` for the oldest request. So a lone request on a quiet runner runs at
 once, and under load batches grow to what the arrival rate and model cost justify, never past
-``max_batch_size`` rows (a single caller with more rows runs alone).
+``max_batch_size`` rows (a single caller with more rows runs alone). A call to a quick
+thread-free model that finds it idle and nobody queued runs on the spot, in the caller's own
+task, skipping the dispatcher, unless calls have been arriving faster than the model computes
+(then they go through the queue, to be batched).
 
 Requests whose caller's deadline passed are dropped before they are computed; a full queue
 (``max_queue`` requests) is refused at once. If a merged batch fails, its requests are retried
@@ -146,19 +149,15 @@ class Batcher:
             self._reject("queue_full")
             raise RunnerOverloaded(detail={"max_queue": self._max_queue}, retry_after=1.0)
         key = rows.key(value, self._in_dim) if self._batching else None
+        count = rows.count(value, self._in_dim) if key is not None else 1
         now = time.monotonic()
-        item = _Pending(
-            value,
-            rows.count(value, self._in_dim) if key is not None else 1,
-            key,
-            deadline,
-            now,
-            asyncio.get_running_loop().create_future(),
-        )
         if self._last_arrival is not None:
             self._last_gap = now - self._last_arrival
             self.gap.add(self._last_gap)
         self._last_arrival = now
+        if not self._queue and self._runs_inline() and not self._worker.lock.locked() and self._sparse():
+            return self._run_now(value, count, now)
+        item = _Pending(value, count, key, deadline, now, asyncio.get_running_loop().create_future())
         self._queue.append(item)
         self._queued_rows += item.rows
         self._depth_changed()
@@ -166,6 +165,30 @@ class Batcher:
             self._task = asyncio.get_running_loop().create_task(self._dispatch_forever())
         self._arrived.set()
         return await item.future
+
+    def _runs_inline(self) -> bool:
+        compute = self.compute.value
+        return self._may_inline and compute is not None and compute < INLINE_BELOW
+
+    def _sparse(self) -> bool:
+        """Whether calls arrive further apart than the model takes: none would join a batch."""
+        gap, compute = self.gap.value, self.compute.value
+        return gap is None or compute is None or gap >= compute
+
+    def _run_now(self, value: Any, count: int, arrived: float) -> Any:
+        """A call that finds the model idle and nobody queued, run on the spot (see ``INLINE_BELOW``).
+
+        Nothing can join it: the loop does not run until it is done. This skips the hand-off to
+        the dispatcher task and back, which is most of what a lone call on a quick model costs.
+        """
+        start = time.monotonic()
+        try:
+            (result,) = self._run([value])
+        except Exception as exc:
+            self._note(count, [start - arrived], start)
+            raise self._failure(exc) from None
+        self._note(count, [start - arrived], start)
+        return result
 
     async def close(self) -> None:
         self._closed = True
@@ -252,9 +275,8 @@ class Batcher:
         start = time.monotonic()
         waits = [start - item.enqueued for item in batch]
         values = [item.value for item in batch]
-        compute = self.compute.value
         try:
-            if self._may_inline and compute is not None and compute < INLINE_BELOW:
+            if self._runs_inline():
                 results = self._run(values)
             else:
                 results = await self._worker.run(self._run, values)
@@ -264,14 +286,14 @@ class Batcher:
                     item.future.set_exception(RunnerUnavailable("The runner is shutting down."))
             raise
         except Exception as exc:
-            self._note(batch, waits, start)
+            self._note(sum(item.rows for item in batch), waits, start)
             if len(batch) > 1:
                 for item in batch:
                     await self._execute([item])
                 return
             self._fail(batch[0], exc)
             return
-        self._note(batch, waits, start)
+        self._note(sum(item.rows for item in batch), waits, start)
         for item, result in zip(batch, results, strict=True):
             if not item.future.done():
                 item.future.set_result(result)
@@ -288,18 +310,22 @@ class Batcher:
         finally:
             self.compute.add(time.perf_counter() - started)
 
-    def _note(self, batch: list[_Pending], waits: list[float], start: float) -> None:
+    def _note(self, rows: int, waits: list[float], start: float) -> None:
         duration = time.monotonic() - start
         self.cost.add(duration)
         if self._observer is not None:
-            self._observer.batch(sum(item.rows for item in batch), waits, duration)
+            self._observer.batch(rows, waits, duration)
 
-    def _fail(self, item: _Pending, exc: Exception) -> None:
-        err = as_runner_error(exc)
+    def _failure(self, exc: Exception) -> RunnerError:
+        """The error a caller gets for ``exc`` from the model; unexpected kinds are logged."""
         if not isinstance(exc, RunnerError | ValueError | TypeError | KeyError | IndexError):
             logger.error("runner method %s failed", self._name, exc_info=exc)
+        return _fresh(as_runner_error(exc))
+
+    def _fail(self, item: _Pending, exc: Exception) -> None:
+        err = self._failure(exc)
         if not item.future.done():
-            item.future.set_exception(_fresh(err))
+            item.future.set_exception(err)
 
     def _reject(self, reason: str) -> None:
         if self._observer is not None:

@@ -6,10 +6,12 @@ again anyway. A ``Lane`` (one per batchable method, per API worker) works like t
 batcher, without timers:
 
 - while fewer than ``max_inflight`` requests of the method are in flight, a call is sent at once,
-  alone (a lone request never waits: at concurrency 1 nothing changes);
-- otherwise it queues; when an in-flight request finishes, the queued calls that share a layout
-  (``rows.key``) go as one request, up to ``max_rows`` rows, and the answer is cut back into
-  each caller's rows (``rows.split``), in order, so every caller gets exactly its own rows.
+  alone (a lone request never waits: at concurrency 1 nothing changes); so is a call that could
+  not share a request anyway (``max_rows`` rows or more, or no rows to merge along);
+- otherwise it queues; when an in-flight request finishes, or as soon as ``max_rows`` rows are
+  waiting, the queued calls that share a layout (``rows.key``) go as one request, up to
+  ``max_rows`` rows, and the answer is cut back into each caller's rows (``rows.split``), in
+  order, so every caller gets exactly its own rows.
 
 Deadlines: a merged request carries the latest deadline of its callers, so none of them is
 dropped early by the runner; a caller whose own deadline passed while it queued is answered
@@ -69,6 +71,7 @@ class Lane:
         self._max_inflight = max_inflight
         self._now = clock or time.time  # deadlines are on time.time()'s scale
         self._queue: deque[_Call] = deque()
+        self._queued_rows = 0
         self._inflight = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -82,15 +85,17 @@ class Lane:
 
     async def call(self, value: Any, deadline: float | None) -> Any:
         key = rows.key(value, self._in_dim)
-        if key is None or (self._inflight < self._max_inflight and not self._queue):
+        count = rows.count(value, self._in_dim) if key is not None else 0
+        if key is None or count >= self._max_rows or (self._inflight < self._max_inflight and not self._queue):
             self._inflight += 1
             try:
                 return await self._send(value, deadline)
             finally:
                 self._inflight -= 1
                 self._dispatch()
-        call = _Call(value, rows.count(value, self._in_dim), key, deadline, asyncio.get_running_loop().create_future())
+        call = _Call(value, count, key, deadline, asyncio.get_running_loop().create_future())
         self._queue.append(call)
+        self._queued_rows += count
         self._dispatch()
         return await call.future
 
@@ -100,13 +105,14 @@ class Lane:
             call = self._queue.popleft()
             if not call.future.done():
                 call.future.set_exception(RunnerUnavailable("The runner client is shutting down."))
+        self._queued_rows = 0
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # -- internals -----------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        while self._queue and self._inflight < self._max_inflight:
+        while self._queue and (self._inflight < self._max_inflight or self._queued_rows >= self._max_rows):
             group = self._take()
             if not group:
                 continue
@@ -123,6 +129,7 @@ class Lane:
         taken = 0
         while self._queue:
             call = self._queue.popleft()
+            self._queued_rows -= call.rows
             if call.future.done():  # the caller stopped waiting
                 continue
             if call.deadline is not None and call.deadline <= now:
@@ -139,6 +146,7 @@ class Lane:
                 if taken >= self._max_rows:
                     break
         self._queue.extendleft(reversed(passed))
+        self._queued_rows += sum(call.rows for call in passed)
         return group
 
     async def _run(self, group: list[_Call]) -> None:

@@ -15,6 +15,7 @@ import functools
 import logging
 import math
 import time
+from collections.abc import Iterable
 
 import orjson
 from starlette.types import Message, Receive, Scope, Send
@@ -23,7 +24,7 @@ from runners import protocol
 from runners.errors import InvalidInput, RunnerError
 from runners.host import ModelHost
 
-__all__ = ["MethodEndpoint", "error_body"]
+__all__ = ["MethodEndpoint", "answer", "error_body", "observe"]
 
 logger = logging.getLogger("runners.server")
 
@@ -67,6 +68,47 @@ async def _body(receive: Receive) -> bytes | None:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+async def answer(
+    host: ModelHost, method: str, headers: Iterable[tuple[bytes, bytes]], body: bytes
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, headers (content-length is the caller's to add) and body answering one call.
+
+    Shared by the ASGI endpoint and the Unix-socket server (``runners.hop_server``); the
+    method's metrics are the caller's to record once the answer is sent (``observe``).
+    """
+    content_type: bytes | None = None
+    accept = b""
+    raw_deadline: bytes | None = None
+    for name, value in headers:
+        if name == b"content-type":
+            content_type = value
+        elif name == b"accept":
+            accept = value
+        elif name == _DEADLINE:
+            raw_deadline = value
+    try:
+        media = protocol.media_type(content_type.decode("latin-1") if content_type is not None else None)
+        value = protocol.decode(body, media)
+        result = await host.call(method, value, _deadline(raw_deadline))
+        try:
+            payload, out_media = protocol.encode(result, _accepted(accept, media))
+        except (TypeError, ValueError) as exc:
+            raise RunnerError("The method's result could not be encoded.", detail=str(exc)) from None
+        return 200, [(b"content-type", out_media.encode("latin-1"))], payload
+    except RunnerError as err:
+        return error_body(err)
+    except Exception as exc:  # a bug of ours: still a JSON answer, and the traceback in the log
+        logger.exception("runner call %s failed", method)
+        return error_body(RunnerError(detail=type(exc).__name__))
+
+
+def observe(host: ModelHost, method: str, status: int, started: float) -> None:
+    """Count one answered call of ``method`` (``started`` from ``time.perf_counter``)."""
+    observer = host.method_metrics(method)
+    if observer is not None:
+        observer.request(status, time.perf_counter() - started)
+
+
 class MethodEndpoint:
     def __init__(self, host: ModelHost) -> None:
         self.host = host
@@ -74,36 +116,11 @@ class MethodEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         method = scope["path"][1:]
-        content_type: bytes | None = None
-        accept = b""
-        raw_deadline: bytes | None = None
-        for name, value in scope["headers"]:
-            if name == b"content-type":
-                content_type = value
-            elif name == b"accept":
-                accept = value
-            elif name == _DEADLINE:
-                raw_deadline = value
         body = await _body(receive)
         if body is None:
             return
-        try:
-            media = protocol.media_type(content_type.decode("latin-1") if content_type is not None else None)
-            value = protocol.decode(body, media)
-            result = await self.host.call(method, value, _deadline(raw_deadline))
-            try:
-                payload, out_media = protocol.encode(result, _accepted(accept, media))
-            except (TypeError, ValueError) as exc:
-                raise RunnerError("The method's result could not be encoded.", detail=str(exc)) from None
-            status, headers = 200, [(b"content-type", out_media.encode("latin-1"))]
-        except RunnerError as err:
-            status, headers, payload = error_body(err)
-        except Exception as exc:  # a bug of ours: still a JSON answer, and the traceback in the log
-            logger.exception("runner call %s failed", method)
-            status, headers, payload = error_body(RunnerError(detail=type(exc).__name__))
+        status, headers, payload = await answer(self.host, method, scope["headers"], body)
         headers.append((b"content-length", str(len(payload)).encode("latin-1")))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
-        observer = self.host.method_metrics(method)
-        if observer is not None:
-            observer.request(status, time.perf_counter() - started)
+        observe(self.host, method, status, started)

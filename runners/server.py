@@ -5,8 +5,8 @@
     serve(spec, host, port, uds="/run/tiffin/iris_clf.sock")   # also on a Unix socket
 
 With ``uds`` the sidecar listens on both: the Unix socket for API workers on the same machine
-(``http+unix://`` URLs, a cheaper hop than loopback TCP) and TCP for everyone else, Prometheus
-included.
+(``http+unix://`` URLs, served by ``runners.hop_server``, a cheaper hop than uvicorn over
+loopback TCP) and TCP for everyone else, Prometheus included.
 
 ``/livez`` answers from the first moment; the model loads in the background after startup and
 ``/readyz`` turns 200 when it is loaded, and 503 again from SIGTERM on (``serve`` marks the host
@@ -20,9 +20,6 @@ import contextlib
 import importlib.util
 import logging
 import math
-import os
-import socket
-import stat
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -39,6 +36,7 @@ from starlette.types import Receive, Scope, Send
 
 from runners import protocol
 from runners.endpoint import MethodEndpoint
+from runners.hop_server import HopServer
 from runners.host import ModelHost
 from runners.metrics import RunnerMetrics
 from runners.spec import RunnerSpec
@@ -78,7 +76,10 @@ def build_app(
     registry: CollectorRegistry | None = None,
     store: ModelStore | None = None,
     on_load_error: Callable[[BaseException], None] | None = None,
+    unix_socket: str | None = None,
+    grace: float = 30.0,
 ) -> RunnerApp:
+    """The sidecar's ASGI app; with ``unix_socket``, its lifespan also serves calls on that socket."""
     registry = registry if registry is not None else CollectorRegistry()
     host = ModelHost(spec, metrics=RunnerMetrics(registry), store=store)
 
@@ -112,9 +113,15 @@ def build_app(
 
         loading = asyncio.create_task(host.load())
         loading.add_done_callback(loaded)
+        hop: HopServer | None = None
         try:
+            if unix_socket is not None:
+                hop = HopServer(host)
+                await hop.start(unix_socket)
             yield
         finally:
+            if hop is not None:
+                await hop.close(grace)
             loading.cancel()
             await asyncio.gather(loading, return_exceptions=True)
             await host.close()
@@ -153,21 +160,6 @@ class _Server(uvicorn.Server):
             captured.clear()
 
 
-def bind_unix(path: str) -> socket.socket:
-    """A listening-ready Unix socket at ``path``, replacing a stale socket file left by a dead run."""
-    if os.path.exists(path) and stat.S_ISSOCK(os.stat(path).st_mode):
-        os.unlink(path)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(path)
-        os.chmod(path, 0o660)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
-
-
 def serve(
     spec: RunnerSpec,
     host: str = "0.0.0.0",
@@ -192,7 +184,7 @@ def serve(
         if server is not None:
             server.should_exit = True
 
-    app = build_app(spec, store=store, on_load_error=stop)
+    app = build_app(spec, store=store, on_load_error=stop, unix_socket=uds, grace=graceful_timeout)
     config = uvicorn.Config(
         app,
         host=host,
@@ -208,15 +200,7 @@ def serve(
         server_header=False,
     )
     server = _Server(config, app.state.host)
-    if uds is None:
-        server.run()
-    else:
-        sockets = [config.bind_socket(), bind_unix(uds)]
-        try:
-            server.run(sockets=sockets)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(uds)
+    server.run()
     if failed:
         logger.error("runner %s stopped: its model did not load", spec.name)
         return EXIT_LOAD_FAILED

@@ -350,6 +350,8 @@ def test_runner_values(tmp_path: Path) -> None:
     assert "shares TIFFIN_RUNNER_A_B_URL" in error_for(tmp_path, "runners: {a_b: {model: x}, a-b: {model: y}}")
     config = load_config(write(tmp_path, "runners: {a: {model: x, url: 'http://runner:3001/'}}"), env={})
     assert config.runners["a"].url == "http://runner:3001"
+    config = load_config(write(tmp_path, "runners: {a: {model: x, url: 'http+unix://%2Frun%2Fa.sock'}}"), env={})
+    assert config.runners["a"].url == "http+unix://%2Frun%2Fa.sock"
 
 
 def test_io_is_chosen_by_type(tmp_path: Path) -> None:

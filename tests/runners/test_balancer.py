@@ -14,9 +14,21 @@ def test_parse_targets() -> None:
         ("https", "secure.example", 443, ""),
     ]
     assert [t.needs_resolving for t in targets] == [True, False, False]
-    for bad in ("", " , ", "ftp://x:1"):
+    for bad in ("", " , ", "ftp://x:1", "http+unix://"):
         with pytest.raises(ValueError):
             parse_targets(bad)
+
+
+def test_a_unix_socket_url_is_one_endpoint_never_resolved() -> None:
+    async def dns(host: str, port: int) -> list[str]:
+        raise AssertionError("a socket path is not looked up")
+
+    balancer = Balancer("http+unix://%2Ftmp%2FRunner.sock, http+unix://%2Fr%2Fb.sock/prefix/", resolver=dns)
+    asyncio.run(balancer.ensure_fresh())
+    assert [(e.url, e.host) for e in balancer.endpoints] == [
+        ("http+unix://%2Ftmp%2FRunner.sock", None),  # the path's case is kept
+        ("http+unix://%2Fr%2Fb.sock/prefix", None),
+    ]
 
 
 class Dns:

@@ -344,3 +344,52 @@ def test_nothing_per_request_is_left_scheduled_after_the_answers() -> None:
     timers, tasks = run(main())
     assert timers == 0
     assert tasks == 1  # the dispatcher, idle, waiting for the next request
+
+
+def test_quick_batches_of_a_thread_free_model_run_on_the_event_loop() -> None:
+    def threads_used(inline: bool, delay: float) -> list[str]:
+        names: list[str] = []
+
+        def model(x: Any) -> Any:
+            names.append(threading.current_thread().name)
+            time.sleep(delay)
+            return x
+
+        async def main() -> None:
+            worker = ModelWorker("t")
+            batcher = Batcher(model, config=BATCHABLE, options=BatchingOptions(), worker=worker, inline=inline)
+            for i in range(5):
+                assert (await batcher.submit(np.array([[i]]))).tolist() == [[i]]
+            await batcher.close()
+            worker.close()
+
+        run(main())
+        return ["model" if name.startswith("tiffin-model") else "loop" for name in names]
+
+    assert threads_used(inline=True, delay=0) == ["model", "loop", "loop", "loop", "loop"]  # measured once first
+    assert threads_used(inline=False, delay=0) == ["model"] * 5  # thread-affine: always its own thread
+    assert threads_used(inline=True, delay=0.002) == ["model"] * 5  # too slow to hold up the loop
+
+
+def test_a_lone_call_to_a_quick_model_runs_on_the_spot_and_busy_arrivals_still_batch() -> None:
+    model = Model()
+    recorder = Recorder()
+
+    async def main() -> None:
+        worker = ModelWorker("t")
+        batcher = Batcher(
+            model, config=BATCHABLE, options=BatchingOptions(), worker=worker, inline=True, observer=recorder
+        )
+        await batcher.submit(np.ones((1, 1)))  # measured on the model thread first
+        await asyncio.sleep(0.01)
+        queued = len(recorder.depths)
+        assert (await batcher.submit(np.ones((1, 1)))).tolist() == [[2.0]]
+        assert len(recorder.depths) == queued and len(recorder.batches) == 2  # never queued, still counted
+        batcher.gap.value = 0.0  # calls now come faster than the model computes
+        results = await asyncio.gather(*(batcher.submit(np.full((1, 1), float(i))) for i in range(6)))
+        assert [r.tolist() for r in results] == [[[2.0 * i]] for i in range(6)]
+        await batcher.close()
+        worker.close()
+
+    run(main())
+    assert model.batches[:2] == [1, 1] and len(model.batches) < 8  # the six went as fewer batches

@@ -144,3 +144,32 @@ def test_the_deadline_travels_with_sync_calls_from_threads(doubler_sidecar: Any,
     assert outcome and outcome[0][1] < 0.9
     with deadline.scope(time.time() - 1), pytest.raises(DeadlineExceeded):
         runner.echo.run(1)
+
+
+def test_concurrent_calls_of_a_batchable_method_share_requests_unless_batching_is_off(
+    doubler_sidecar: Any, samples: Any, scrape: Any
+) -> None:
+    key = 'tiffin_runner_requests_total{method="double",runner="doubler",status="200"}'
+    inputs = [np.full((1, 2), float(i)) for i in range(60)]
+
+    def requests_for(batching: dict[str, Any]) -> int:
+        runner = Runner(samples.Doubler, name="doubler")
+        runner.configure(url=doubler_sidecar.url, batching=batching)
+        before = scrape(doubler_sidecar.url).get(key, 0.0)
+
+        async def main() -> list[Any]:
+            await runner.startup()
+            try:
+                return await asyncio.gather(*(runner.double.async_run(x) for x in inputs))
+            finally:
+                await runner.shutdown()
+
+        results = asyncio.run(main())
+        assert [r.tolist() for r in results] == [(x * 2).tolist() for x in inputs]
+        return int(scrape(doubler_sidecar.url)[key] - before)
+
+    assert requests_for({"max_batch_size": 32}) < len(inputs) / 2
+    assert requests_for({"enabled": False}) == len(inputs)
+    runner = Runner(samples.Doubler, name="doubler")
+    runner.configure(batching={"max_batch_size": 8})
+    assert runner.batching == BatchingOptions(max_batch_size=8)

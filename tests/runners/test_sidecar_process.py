@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import numpy as np
@@ -181,3 +182,33 @@ def test_the_client_fails_fast_while_the_runner_is_down_and_recovers_when_it_ret
         await runner.shutdown()
 
     asyncio.run(main())
+
+
+def test_the_pooled_transport_over_a_unix_socket_while_tcp_keeps_serving_metrics(
+    start_sidecar: Callable[..., Any], samples: Any, tmp_path: Path, scrape: Callable[[str], dict[str, float]]
+) -> None:
+    sock = tmp_path / "doubler.sock"
+    sidecar = start_sidecar("--runnable", f"{SAMPLES}:Doubler", "--name", "unixy", "--uds", str(sock))
+    runner = runners.Runner(samples.Doubler, name="unixy")
+    runner.configure(url=f"http+unix://{quote(str(sock), safe='')}")
+    rng = np.random.default_rng(7)
+    inputs = [rng.random((int(n), 3)) for n in rng.integers(1, 6, 300)]
+
+    async def main() -> list[Any]:
+        await runner.startup()
+        try:
+            assert await runner.is_ready()
+            assert await runner.echo.async_run({"k": [1, None]}) == {"k": [1, None]}
+            with pytest.raises(runners.InvalidInput):
+                await runner.double.async_run(np.array([[-1.0]]))
+            return await asyncio.gather(*(runner.double.async_run(x) for x in inputs))
+        finally:
+            await runner.shutdown()
+
+    results = asyncio.run(main())
+    for x, result in zip(inputs, results, strict=True):
+        assert np.array_equal(result, x * 2)
+    served = scrape(sidecar.url)  # over TCP, as Prometheus scrapes it
+    assert served['tiffin_runner_requests_total{method="double",runner="unixy",status="200"}'] >= 1
+    sidecar.stop()
+    assert not sock.exists()  # the socket file goes with the process
