@@ -8,6 +8,7 @@ a broken import stops the start once instead of respawning workers forever.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import shutil
@@ -54,6 +55,7 @@ class ApiServer(BaseApplication):
             "on_starting": self._on_starting,
             "child_exit": self._child_exit,
             "on_exit": self._on_exit,
+            "post_worker_init": self._post_worker_init,
         }
         for key, value in options.items():
             if key in self.cfg.settings:
@@ -69,6 +71,11 @@ class ApiServer(BaseApplication):
             from app.concurrency import install_shared
 
             install_shared()
+
+    def _post_worker_init(self, worker: Any) -> None:
+        # The imports and the app live as long as the worker: out of the collector's sight, a full
+        # collection scans only what requests make (a ~10 ms pause over ~50k objects otherwise).
+        gc.freeze()
 
     def _child_exit(self, arbiter: Any, worker: Any) -> None:
         from prometheus_client import multiprocess

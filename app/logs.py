@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from typing import Any
+
+from app import pid
 
 _FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 
@@ -32,7 +35,21 @@ class LineFormatter(logging.Formatter):
         return f"{self._date},{int(record.msecs):03d} {record.levelname} [{record.process}] {record.name}: {record.msg}"
 
 
+def _record_with_pid(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _base_factory(*args, **kwargs)
+    record.process = pid.current()
+    return record
+
+
+_base_factory = logging.getLogRecordFactory()
+
+
 def configure_logging(level: str = "INFO", *, access: bool = True) -> None:
+    # Every record carries the process id (the access log writes one per request): the
+    # remembered one, rather than a getpid system call per record.
+    if logging.getLogRecordFactory() is not _record_with_pid:
+        logging.logProcesses = False
+        logging.setLogRecordFactory(_record_with_pid)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LineFormatter())
     root = logging.getLogger()

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from app import pid
+
 DEFAULT_BUCKETS: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 __all__ = [
@@ -22,45 +24,25 @@ __all__ = [
     "cache_process_id",
     "exposition",
     "multiprocess_dir",
-    "process_id",
 ]
-
-_pid = os.getpid()
-_pid_hooked = False
-
 
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
 
 
-def process_id() -> int:
-    """This process's id, remembered (and renewed in a forked child) instead of asked for."""
-    return _pid
-
-
-def _renew_pid() -> None:
-    global _pid
-    _pid = os.getpid()
-
-
 def cache_process_id() -> None:
-    """In multiprocess mode, let prometheus-client identify the process with ``process_id``.
+    """In multiprocess mode, let prometheus-client identify the process by ``app.pid.current``.
 
     It checks the pid on every update of every value, to notice a fork; ``os.getpid`` is a
     system call, five per request here, and system calls are dear in a virtual machine. The
-    cached id is renewed in each forked child, so the check still sees forks. Call it before
+    remembered id is renewed in each forked child, so the check still sees forks. Call it before
     any metric exists (values created earlier keep asking ``os.getpid``).
     """
-    global _pid_hooked
     if not multiprocess_dir():
         return
     from prometheus_client import values
 
-    if not _pid_hooked:
-        os.register_at_fork(after_in_child=_renew_pid)
-        _pid_hooked = True
-    _renew_pid()
-    values.ValueClass = values.MultiProcessValue(process_identifier=process_id)
+    values.ValueClass = values.MultiProcessValue(process_identifier=pid.current)
 
 
 class HttpMetrics:

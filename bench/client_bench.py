@@ -5,7 +5,8 @@
 
 Starts ``python -m runners serve --runnable bench/client_bench.py:Echo`` (a batchable method
 that returns its input, so the runner costs little and the client's share shows), listening on
-TCP and on a Unix socket, then for each transport and concurrency sends ``--requests`` calls of
+TCP (uvicorn) and on a Unix socket (``runners.hop_server``; the ``pooled-unix`` transport), then
+for each transport and concurrency sends ``--requests`` calls of
 one 1×4 float64 row from one client process (uvloop) and prints requests/s, the client
 process's CPU per request (``time.process_time``, the figure that matters on a shared 2-core
 machine) and the runner's CPU per request (from /proc). Nothing is written to disk.
@@ -74,7 +75,9 @@ class _AiohttpTransport:
         self._aiohttp = aiohttp
         self._session: Any = None
 
-    async def request(self, method: str, url: str, *, headers: Any, content: Any, timeout: float, connect_timeout: float) -> Any:
+    async def request(
+        self, method: str, url: str, *, headers: Any, content: Any, timeout: float, connect_timeout: float
+    ) -> Any:
         from runners.transport import RawResponse
 
         if self._session is None:
@@ -130,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", default="1,64")
     parser.add_argument("--transports", default="pooled,pooled-unix,httpx")
     args = parser.parse_args(argv)
+    for name in args.transports.split(","):
+        if name not in ("pooled", "pooled-unix", "httpx", "aiohttp"):
+            parser.error(f"unknown transport {name!r}: pooled, pooled-unix (its Unix socket), httpx or aiohttp")
     port = _free_port()
     sock = Path(tempfile.mkdtemp(prefix="tiffin-bench-")) / "echo.sock"
     argv_ = [sys.executable, "-m", "runners", "serve", "--runnable", f"{HERE}:Echo", "--name", "echo"]
@@ -154,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             url = f"http+unix://{quote(str(sock), safe='')}" if name.endswith("-unix") else f"http://127.0.0.1:{port}"
             for concurrency in (int(c) for c in args.concurrency.split(",")):
                 r = measure(url, name.removesuffix("-unix"), args.requests, concurrency, proc.pid)
-                print(f"{name:<12} {concurrency:>3} {r['rps']:>8.0f} {r['client_us']:>14.0f} {r['runner_us']:>14.0f}", flush=True)
+                row = f"{name:<12} {concurrency:>3} {r['rps']:>8.0f} {r['client_us']:>14.0f} {r['runner_us']:>14.0f}"
+                print(row, flush=True)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)

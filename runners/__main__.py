@@ -13,6 +13,8 @@ from typing import Any
 from runners import commands
 from runners.spec import BatchingOptions, RunnerSpec
 
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"  # as tiffin's other processes
+
 
 def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = subparsers.add_parser("serve", help="run a runner sidecar")
@@ -65,9 +67,17 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"python -m runners serve: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # uvicorn's loggers go through the root logger too (log_config=None below), in the same format
+    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
+    logging.getLogger("uvicorn.access").disabled = True
     return serve(
-        spec, args.host, args.port, uds=args.uds, log_level=args.log_level, graceful_timeout=args.graceful_timeout
+        spec,
+        args.host,
+        args.port,
+        uds=args.uds,
+        log_level=args.log_level,
+        log_config=None,
+        graceful_timeout=args.graceful_timeout,
     )
 
 

@@ -4,7 +4,8 @@
 three addresses; the balancer re-resolves every ``resolve_interval`` seconds (in the background,
 after the first time) so replicas that come and go are picked up, and sends each request to the
 reachable endpoint with the fewest requests in flight. ``http+unix://`` URLs (the socket's path
-percent-encoded as the authority) name a sidecar on this machine; they are never resolved. An endpoint that refused a connection
+percent-encoded as the authority) name a sidecar on this machine; they are never resolved. An
+endpoint that refused a connection
 sits out ``eject_seconds`` unless every endpoint has failed, so a lone runner that comes back is
 used again at once.
 """

@@ -7,16 +7,29 @@ gives up after ``connect_timeout`` (1 s), trying the next endpoint, so a dead ru
 ``RunnerUnavailable`` quickly instead of a hang. Error answers become the ``RunnerError`` they
 were on the runner (``RunnerError.from_dict``).
 
-Why httpx behind a ``Transport`` seam: httpx gives correct pooling, keep-alive expiry and
-per-phase timeouts today, with an in-process ASGI transport for tests; it is also not the
-fastest client (roughly 100-200 µs of Python per request). The ``Transport`` protocol is the
-whole surface the client needs (one request, bytes in, status/headers/bytes out, four failure
-kinds), so an aiohttp or a lean asyncio+httptools transport can replace it and be measured
-without touching the rest. Measured here (2 cores, iris SVC, one client process): about 600
-requests/s at concurrency 1, falling to about 300 at 64, where httpcore's pool, which checks every
-pooled connection on each request, takes some 40% of the client's CPU; that pool is what a lean
-transport would replace first. ``sniffio`` is a dependency because httpcore imports it on every
-request: when it is missing, each failed import scans ``sys.path`` (about 1 ms per request).
+The transport (``runners.transport`` is the seam; tests plug in a plain class) is
+``runners.pool.PooledTransport``: keep-alive HTTP/1.1 on asyncio, answers parsed by httptools, a
+small pool per endpoint, one ``call_at`` timer per request that is cancelled with the answer.
+``bench/client_bench.py`` measured the candidates on this 2-core VM (one client process on uvloop,
+``RunnerClient.call`` of a 1×4 float64 array to a sidecar whose method returns its input; CPU per
+request from ``time.process_time``; the machine is shared, so compare within one run)::
+
+    transport (one run)                  c=1: req/s  client µs   c=64: req/s  client µs
+    httpx 0.28, TCP to uvicorn                 1443       645            272       3672
+    PooledTransport, TCP to uvicorn            4485       105          19594         42
+    PooledTransport, Unix socket (hop)         5808        83          38086         26
+
+aiohttp 3.14, in an earlier run beside the pooled transport (before the ``.npy`` fast path,
+which took some 30 µs off both): 278 against 171 µs at c=1, 177 against 92 µs at c=64. httpx
+spends its time in httpcore's pool, which walks every pooled connection on each request, and in
+anyio's stream layer; aiohttp is leaner but still builds a full client response per call. The
+pooled transport does what the hop needs and no more: one write per request, one parse, a
+future per exchange. So it is the only network
+transport: httpx stays for in-process tests (``runners.httpx_transport``, over ASGI) and is not
+imported by API workers. Over a Unix socket (``http+unix://`` URLs, which ``tiffin serve``
+uses) the sidecar answers through ``runners.hop_server`` instead of uvicorn, the cheaper end of
+the last row. Under load, ``Runner`` also coalesces concurrent calls (``runners.coalesce``), so
+the hop is paid per batch rather than per request.
 """
 
 from __future__ import annotations

@@ -50,7 +50,8 @@ def _deadline(raw: bytes | None) -> float | None:
     try:
         value = float(raw)
     except ValueError:
-        raise InvalidInput(f"{protocol.DEADLINE_HEADER} must be seconds since the epoch.", detail=raw.decode("latin-1")) from None
+        message = f"{protocol.DEADLINE_HEADER} must be seconds since the epoch."
+        raise InvalidInput(message, detail=raw.decode("latin-1")) from None
     if not math.isfinite(value):
         raise InvalidInput(f"{protocol.DEADLINE_HEADER} must be a finite number.", detail=raw.decode("latin-1"))
     return value

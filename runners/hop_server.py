@@ -48,6 +48,7 @@ logger = logging.getLogger("runners.hop")
 
 _PROBES = (b"/livez", b"/healthz", b"/readyz")
 _JSON = protocol.JSON.encode()
+_NOT_ALLOWED = {"error": "Method Not Allowed", "type": "MethodNotAllowed"}
 Headers = list[tuple[bytes, bytes]]
 
 
@@ -137,7 +138,7 @@ class HopServer:
         path = request.target.partition(b"?")[0]
         if path in _PROBES:
             if request.method not in (b"GET", b"HEAD"):
-                return _json(405, {"error": "Method Not Allowed", "type": "MethodNotAllowed"}, [(b"allow", b"GET, HEAD")])
+                return _json(405, _NOT_ALLOWED, [(b"allow", b"GET, HEAD")])
             if path != b"/readyz":
                 return _json(200, {"status": "alive"})
             if self.host.ready and not self.closing:
@@ -148,7 +149,7 @@ class HopServer:
         if not name or "/" in name:
             return _json(404, {"error": "Not Found", "type": "NotFound"})
         if request.method != b"POST":
-            return _json(405, {"error": "Method Not Allowed", "type": "MethodNotAllowed"}, [(b"allow", b"POST")])
+            return _json(405, _NOT_ALLOWED, [(b"allow", b"POST")])
         return await answer(self.host, name, request.headers, request.body)
 
 
@@ -217,9 +218,11 @@ class _Connection(asyncio.Protocol):
                 started = time.perf_counter()
                 status, headers, body = await self._server.respond(request)
                 keep_alive = request.keep_alive and not self._server.closing
-                self._write(_response(status, headers, body, keep_alive=keep_alive, head_only=request.method == b"HEAD"))
+                head_only = request.method == b"HEAD"
+                self._write(_response(status, headers, body, keep_alive=keep_alive, head_only=head_only))
                 if request.method == b"POST":
-                    observe(self._server.host, request.target[1:].partition(b"?")[0].decode("latin-1"), status, started)
+                    method = request.target[1:].partition(b"?")[0].decode("latin-1")
+                    observe(self._server.host, method, status, started)
                 if not keep_alive:
                     self._close()
                     return

@@ -3,7 +3,8 @@
 Tests pass ``inner=httpx.ASGITransport(app=...)`` to call a sidecar app without a socket. It also
 works over the network, but ``runners.pool.PooledTransport`` is the default there: it costs a
 fraction of httpx's CPU per request (numbers in ``runners.client``). httpx is imported only by
-whoever imports this module, so API workers never load it.
+whoever imports this module, so API workers never load it. (httpcore imports ``sniffio`` on
+every request, and a missing sniffio costs a ``sys.path`` scan each time: keep it installed.)
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from runners.balancer import UNIX_SCHEME
@@ -159,7 +160,7 @@ class _Pool:
             raise ConnectFailed(str(exc) or type(exc).__name__) from exc
 
 
-def _expire(waiter: asyncio.Future[object], reason: str) -> None:
+def _expire(waiter: asyncio.Future[Any], reason: str) -> None:
     if not waiter.done():
         waiter.set_exception(TimedOut(reason))
 

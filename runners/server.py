@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib.util
 import logging
 import math
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -78,8 +78,13 @@ def build_app(
     on_load_error: Callable[[BaseException], None] | None = None,
     unix_socket: str | None = None,
     grace: float = 30.0,
+    freeze_after_load: bool = False,
 ) -> RunnerApp:
-    """The sidecar's ASGI app; with ``unix_socket``, its lifespan also serves calls on that socket."""
+    """The sidecar's ASGI app; with ``unix_socket``, its lifespan also serves calls on that socket.
+
+    ``freeze_after_load`` (the sidecar process, not tests) hands what exists once the model is
+    loaded to ``gc.freeze()``.
+    """
     registry = registry if registry is not None else CollectorRegistry()
     host = ModelHost(spec, metrics=RunnerMetrics(registry), store=store)
 
@@ -110,6 +115,11 @@ def build_app(
             error = None if task.cancelled() else task.exception()  # the host has logged it
             if error is not None and on_load_error is not None:
                 on_load_error(error)
+            elif error is None and not task.cancelled() and freeze_after_load:
+                # Everything loaded so far (the framework, the model) lives as long as the process:
+                # out of the collector's sight, a full collection scans only what serving makes,
+                # instead of stalling every request in flight for ~60 ms (150k objects, iris SVC).
+                gc.freeze()
 
         loading = asyncio.create_task(host.load())
         loading.add_done_callback(loaded)
@@ -184,7 +194,9 @@ def serve(
         if server is not None:
             server.should_exit = True
 
-    app = build_app(spec, store=store, on_load_error=stop, unix_socket=uds, grace=graceful_timeout)
+    app = build_app(
+        spec, store=store, on_load_error=stop, unix_socket=uds, grace=graceful_timeout, freeze_after_load=True
+    )
     config = uvicorn.Config(
         app,
         host=host,

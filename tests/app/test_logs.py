@@ -27,3 +27,26 @@ def test_the_line_formatter_matches_the_standard_one() -> None:
     later.msecs = (later.created - int(later.created)) * 1000
     assert fast.format(later) == standard.format(later)
 
+
+
+def test_records_carry_the_remembered_process_id_without_asking_the_kernel(monkeypatch) -> None:
+    import os
+
+    from app import pid
+    from app.logs import configure_logging
+
+    factory, processes = logging.getLogRecordFactory(), logging.logProcesses
+    root_handlers, root_level = list(logging.getLogger().handlers), logging.getLogger().level
+    access_level = logging.getLogger("tiffin.access").level
+    try:
+        configure_logging("INFO")
+        monkeypatch.setattr(os, "getpid", lambda: (_ for _ in ()).throw(AssertionError("getpid called")))
+        record = logging.getLogger("tiffin.access").makeRecord("tiffin.access", logging.INFO, "", 0, "x", None, None)
+        assert record.process == pid.current()
+    finally:
+        logging.setLogRecordFactory(factory)
+        logging.logProcesses = processes
+        logging.getLogger().handlers[:] = root_handlers
+        logging.getLogger().setLevel(root_level)
+        logging.getLogger("tiffin.access").setLevel(access_level)
+        logging.getLogger("uvicorn.access").disabled = False

@@ -1,4 +1,4 @@
-"""The API server's metrics: multiprocess values identified by a cached process id."""
+"""The API server's metrics: multiprocess values identified by the remembered process id."""
 
 from __future__ import annotations
 
@@ -13,20 +13,22 @@ def test_cached_process_ids_are_renewed_in_forked_children(tmp_path: Path) -> No
     script = f"""
 import os
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = {str(tmp_path)!r}
-from app.metrics import cache_process_id, process_id
+from app import pid
+from app.metrics import cache_process_id
 cache_process_id()
 from prometheus_client import CollectorRegistry, Counter
 counter = Counter("hits", "hits", registry=CollectorRegistry())
 counter.inc()
 child = os.fork()
 if child == 0:
-    assert process_id() == os.getpid()
+    assert pid.current() == os.getpid()
     counter.inc(2)
     os._exit(0)
 os.waitpid(child, 0)
 print(os.getpid(), child)
 """
-    parent, child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    parent, child = result.stdout.split()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"counter_{parent}.db", f"counter_{child}.db"])
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=str(tmp_path))

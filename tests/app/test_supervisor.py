@@ -27,3 +27,20 @@ def test_without_a_socket_directory_or_with_too_long_a_path_the_api_uses_tcp(tmp
         *runners, api = plan(config, ["iris_clf"], socket_dir)
         assert "--uds" not in runners[0].argv
         assert api.env["TIFFIN_RUNNER_IRIS_CLF_URL"] == "http://127.0.0.1:4001"
+
+
+def test_a_yaml_runner_of_a_stored_model_starts_without_the_config_layer(tmp_path: Path) -> None:
+    yaml = tmp_path / "svc.yaml"
+    yaml.write_text(
+        "server: {graceful_timeout: 7}\nlogging: {level: WARNING}\n"
+        "runners:\n  m: {model: 'm:v1', batching: {enabled: false, max_batch_size: 8, max_latency_ms: 2.5}}\n"
+        "  r: {runnable: 'tests.runners.sample_runnables:Doubler'}\n"
+    )
+    config = load_config(yaml, env={}, overrides={"server.port": 5000})
+    model, runnable, _ = plan(config, ["m", "r"], None)
+    assert model.argv[1:4] == ["-m", "runners", "serve"]
+    assert model.argv[4:] == [
+        "--model", "m:v1", "--name", "m", "--max-batch-size", "8", "--max-latency-ms", "2.5", "--max-queue", "1024",
+        "--graceful-timeout", "7.0", "--log-level", "warning", "--no-batching", "--host", "127.0.0.1", "--port", "5001",
+    ]  # fmt: skip
+    assert runnable.argv[1:5] == ["-m", "app.cli", "runner", "r"]

@@ -60,7 +60,8 @@ def test_mixed_multi_row_callers_get_exactly_their_rows_from_few_requests() -> N
     runner = Runner()
     lane = Lane(runner.send, max_rows=64)
     rng = np.random.default_rng(1)
-    inputs = [np.column_stack([np.full(n, i), np.arange(n)]).astype(float) for i, n in enumerate(rng.integers(1, 9, 120))]
+    sizes = rng.integers(1, 9, 120)
+    inputs = [np.column_stack([np.full(n, i), np.arange(n)]).astype(float) for i, n in enumerate(sizes)]
 
     async def main() -> list[Any]:
         return await asyncio.gather(*(lane.call(x, None) for x in inputs))
