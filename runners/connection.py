@@ -44,6 +44,7 @@ def request_bytes(
 class Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self._transport: asyncio.Transport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[RawResponse] | None = None
         self._headers: dict[str, str] = {}
@@ -62,7 +63,8 @@ class Connection(asyncio.Protocol):
         """Write one whole request; the future gets the answer, or ``ConnectionLost``."""
         if self.closed or self._transport is None or self._waiter is not None:
             raise ConnectionLost("the connection is closed or busy")
-        self._waiter = waiter = asyncio.get_running_loop().create_future()
+        assert self._loop is not None
+        self._waiter = waiter = self._loop.create_future()
         self._headers, self._body, self._headers_done = {}, [], False
         self._transport.write(data)
         return waiter
@@ -78,6 +80,7 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        self._loop = asyncio.get_running_loop()  # once: in Python 3.11 each lookup is a getpid call
 
     def data_received(self, data: bytes) -> None:
         if self._waiter is None:  # nothing was asked: the runner is not speaking HTTP to us

@@ -100,11 +100,12 @@ class HopServer:
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[_Connection] = set()
         self._calls: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self, path: str) -> None:
         sock = bind_unix(path)
         self.path = path
-        loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()  # kept: each lookup is a getpid call in 3.11
         self._server = await loop.create_unix_server(lambda: _Connection(self), sock=sock)
 
     async def close(self, grace: float) -> None:
@@ -130,7 +131,8 @@ class HopServer:
         self._connections.discard(connection)
 
     def serve(self, connection: _Connection) -> None:
-        task = asyncio.get_running_loop().create_task(connection.serve())
+        assert self._loop is not None
+        task = self._loop.create_task(connection.serve())
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
 

@@ -66,7 +66,11 @@ class _Origin:
 
 
 class _Pool:
+    """One origin's connections, on the loop that made the pool (a transport serves one loop)."""
+
     def __init__(self, origin: _Origin, max_connections: int, keepalive_expiry: float) -> None:
+        # Kept, not looked up per request: Python 3.11's get_running_loop() makes a getpid system call.
+        self.loop = asyncio.get_running_loop()
         self.origin = origin
         self._max = max_connections
         self._expiry = keepalive_expiry
@@ -76,8 +80,7 @@ class _Pool:
         self._closed = False
 
     async def acquire(self, connect_timeout: float, deadline: float) -> Connection:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = self.loop.time()
         idle = self._idle
         while idle and (idle[0].closed or now - idle[0].idle_since > self._expiry):
             idle.popleft().close()  # the oldest first: closed by the runner, or too old to trust
@@ -112,7 +115,7 @@ class _Pool:
                 waiter.set_result(conn)  # stays counted as open, now for the waiter
                 return
         self._open -= 1
-        conn.idle_since = asyncio.get_running_loop().time()
+        conn.idle_since = self.loop.time()
         self._idle.append(conn)
 
     def close(self) -> None:
@@ -133,10 +136,9 @@ class _Pool:
         self._open -= 1
 
     async def _wait(self, deadline: float) -> Connection | None:
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[Connection | None] = loop.create_future()
+        waiter: asyncio.Future[Connection | None] = self.loop.create_future()
         self._waiters.append(waiter)
-        timer = loop.call_at(deadline, _expire, waiter, "no connection to the runner came free in time")
+        timer = self.loop.call_at(deadline, _expire, waiter, "no connection to the runner came free in time")
         try:
             return await waiter
         except BaseException:
@@ -166,7 +168,11 @@ def _expire(waiter: asyncio.Future[Any], reason: str) -> None:
 
 
 class PooledTransport:
-    """Keep-alive HTTP/1.1 over asyncio and httptools, up to ``max_connections`` per origin."""
+    """Keep-alive HTTP/1.1 over asyncio and httptools, up to ``max_connections`` per origin.
+
+    One transport serves one event loop (as one ``RunnerClient`` does): its pools keep the loop
+    they were made on.
+    """
 
     def __init__(self, *, max_connections: int = 64, keepalive_expiry: float = 15.0) -> None:
         self._max = max_connections
@@ -188,7 +194,7 @@ class PooledTransport:
         if pool is None:
             pool = self._pools[origin] = _Pool(_Origin(origin), self._max, self._expiry)
         data = request_bytes(method, target, headers.get("host") or pool.origin.host_header, headers, content)
-        loop = asyncio.get_running_loop()
+        loop = pool.loop
         deadline = loop.time() + timeout
         conn = await pool.acquire(min(connect_timeout, timeout), deadline)
         try:
