@@ -8,9 +8,12 @@ then loaded, so it cannot change between the check and the load.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import platform
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from runners.runnable import MethodConfig, Runnable, method
@@ -53,12 +56,31 @@ def is_trusted(type_name: str) -> bool:
     return type_name in TRUSTED_TYPES or type_name.startswith(TRUSTED_PREFIXES)
 
 
+@functools.cache
+def _skops_io() -> ModuleType:
+    """``skops.io``, imported without its default list of trusted estimators.
+
+    skops builds that list from ``sklearn.utils.all_estimators()``, which imports every module
+    of scikit-learn: half a second of a runner's start. We never lean on it: with it empty, the
+    estimators an artifact holds count as untrusted by default and must pass ``is_trusted``
+    like every other type, which is at least as strict.
+    """
+    import sklearn.utils
+
+    real = sklearn.utils.all_estimators
+    sklearn.utils.all_estimators = lambda *args, **kwargs: []
+    try:
+        return importlib.import_module("skops.io")
+    finally:
+        sklearn.utils.all_estimators = real
+
+
 def _untrusted(data: bytes, origin: str) -> list[str]:
     """The non-default types the artifact needs, once all of them are on our allow-list."""
-    import skops.io
+    skops_io = _skops_io()
 
     try:
-        needed = skops.io.get_untrusted_types(data=data)
+        needed = skops_io.get_untrusted_types(data=data)
     except Exception as exc:
         raise ModelCorrupted(f"{origin} is not a readable skops file: {exc}") from exc
     refused = [name for name in needed if not is_trusted(name)]
@@ -70,11 +92,9 @@ def _untrusted(data: bytes, origin: str) -> list[str]:
 
 
 def _loads(data: bytes, origin: str) -> Any:
-    import skops.io
-
     trusted = _untrusted(data, origin)
     try:
-        return skops.io.loads(data, trusted=trusted)
+        return _skops_io().loads(data, trusted=trusted)
     except Exception as exc:
         raise ModelCorrupted(f"{origin} could not be loaded: {exc}") from exc
 
@@ -109,10 +129,8 @@ def save_model(
     store: ModelStore | None = None,
 ) -> StoredModel:
     """Store ``model`` as a new version of ``name``; its methods default to a batchable ``predict``."""
-    import skops.io
-
     configs = _signatures(model, signatures)
-    data = skops.io.dumps(model)
+    data = _skops_io().dumps(model)
     _untrusted(data, f"model {name!r}")  # refuse now what could never be loaded back
 
     return (store or ModelStore.default()).create(
