@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import ServiceError, error_response
+from app.middleware.tracking import TrackedSend
 from runners.errors import RunnerError
 
 logger = logging.getLogger("tiffin.error")
@@ -29,18 +30,12 @@ class ErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def send_tracked(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        tracked = TrackedSend(send)
 
         try:
-            await self.app(scope, receive, send_tracked)
+            await self.app(scope, receive, tracked)
         except Exception as exc:
             log_failure(exc, scope)
-            if started:
+            if tracked.started:
                 raise
             await error_response(exc)(scope, receive, send)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import Timeout, error_response
+from app.middleware.tracking import TrackedSend
 from runners import deadline
 
 
@@ -20,19 +21,13 @@ class TimeoutMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def send_tracked(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        tracked = TrackedSend(send)
 
         with deadline.scope(time.time() + self.seconds):
             try:
                 async with asyncio.timeout(self.seconds):
-                    await self.app(scope, receive, send_tracked)
+                    await self.app(scope, receive, tracked)
             except TimeoutError:
-                if started:
+                if tracked.started:
                     raise
                 await error_response(Timeout(detail={"timeout": self.seconds}))(scope, receive, send)
