@@ -110,6 +110,17 @@ class Stack:
         (service,) = self.client.services.list(filters={"name": f"{self.name}_{name}"})
         return service
 
+    def scale(self, name: str, replicas: int) -> None:
+        """Scale, reading the service's version again when swarm was updating it meanwhile."""
+        for attempt in range(10):
+            try:
+                self.service(name).scale(replicas)
+                return
+            except docker.errors.APIError as exc:
+                if "out of sequence" not in str(exc) or attempt == 9:
+                    raise
+                time.sleep(0.5)
+
     def containers(self, name: str) -> list[Any]:
         found = self.client.containers.list(filters={"label": f"com.docker.swarm.service.name={self.name}_{name}"})
         for container in found:  # anonymous volumes (Prometheus's /prometheus) to remove at the end
@@ -157,7 +168,7 @@ def stack(swarm: None, docker_client: Any, tiffin_image: str, prometheus_image: 
 
 def test_the_compose_file_deploys_as_a_stack_with_replicas(stack: Stack) -> None:
     for name, replicas in REPLICAS.items():
-        stack.service(name).scale(replicas)
+        stack.scale(name, replicas)
     began = time.monotonic()
     for name, replicas in {**REPLICAS, "prometheus": 1}.items():
         # A task with a HEALTHCHECK counts as running once it is healthy.
