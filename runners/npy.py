@@ -9,6 +9,7 @@ numpy's reader. Either way the header is read before any array is built, and obj
 refused: nothing is ever unpickled.
 
     read_header(body) -> Header    # ValueError if malformed
+    loads(body) -> ndarray         # NpyError saying which check failed
     dumps(array) -> bytes          # ValueError for object arrays
 """
 
@@ -20,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["MAGIC", "Header", "dumps", "read_header"]
+__all__ = ["MAGIC", "Header", "NpyError", "dumps", "loads", "read_header"]
 
 MAGIC = b"\x93NUMPY"
 _V1 = MAGIC + b"\x01\x00"
@@ -54,6 +55,35 @@ def read_header(body: bytes) -> Header:
             shape = tuple(int(n) for n in dims.split(b",") if n.strip()) if dims else ()
             return Header(shape, fortran == b"True", dtype, end)
     return _numpy_header(body)
+
+
+class NpyError(ValueError):
+    """Bytes that are not a plain array: ``reason`` is "malformed", "objects" or "length"."""
+
+    def __init__(self, reason: str, message: str, detail: object = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.detail = detail
+
+
+def loads(body: bytes) -> np.ndarray:
+    """The array in ``.npy`` bytes, checked against its header before it is built; never unpickles."""
+    try:
+        shape, fortran_order, dtype, offset = read_header(body)
+    except ValueError as exc:
+        raise NpyError("malformed", str(exc)) from None
+    if dtype.hasobject:
+        raise NpyError("objects", "the array holds Python objects, which would need unpickling")
+    count = int(np.prod(shape, dtype=np.int64))
+    if len(body) - offset != count * dtype.itemsize:
+        raise NpyError(
+            "length",
+            "the data does not match the header",
+            {"shape": list(shape), "dtype": dtype.str, "expected_bytes": count * dtype.itemsize,
+             "got_bytes": len(body) - offset},
+        )
+    flat = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
+    return flat.reshape(shape, order="F" if fortran_order else "C").copy()
 
 
 def _numpy_header(body: bytes) -> Header:

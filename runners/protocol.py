@@ -31,7 +31,6 @@ accepted, which the client always sends). Errors are JSON ``{"error", "type", "d
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Collection
 from typing import Any
@@ -94,19 +93,15 @@ def encode(value: Any, accept: Collection[str] = ACCEPTED) -> tuple[bytes, str]:
 def _decode_npy(body: bytes) -> np.ndarray:
     # The header is read first: the array is built only once the body is known to hold it.
     try:
-        shape, fortran, dtype, offset = npy.read_header(body)
-    except ValueError as exc:
-        raise InvalidInput("The body is not a valid .npy array.", detail=str(exc)) from None
-    if dtype.hasobject:
-        raise InvalidInput("Arrays of Python objects are refused (they would need unpickling).")
-    count = math.prod(shape)
-    if len(body) - offset != count * dtype.itemsize:
-        raise InvalidInput(
-            "The .npy body's length does not match its header.",
-            detail={"shape": list(shape), "dtype": dtype.str, "bytes": len(body) - offset},
-        )
-    flat = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
-    return flat.reshape(shape, order="F" if fortran else "C").copy()
+        return npy.loads(body)
+    except npy.NpyError as exc:
+        messages = {
+            "objects": "Arrays of Python objects are refused (they would need unpickling).",
+            "length": "The .npy body's length does not match its header.",
+        }
+        message = messages.get(exc.reason, "The body is not a valid .npy array.")
+        detail = {"length": exc.detail, "malformed": str(exc)}.get(exc.reason)
+        raise InvalidInput(message, detail=detail) from None
 
 
 def _as_array(value: Any) -> Any:

@@ -141,22 +141,16 @@ def _array_from_json(value: Any) -> np.ndarray:
 def _load_npy(body: bytes) -> np.ndarray:
     """Read ``.npy`` bytes without ever unpickling: object dtypes are refused from the header."""
     try:
-        shape, fortran_order, dtype, offset = npy.read_header(body)
-    except ValueError as exc:
-        raise BadInput("The request body is not a valid .npy file.", detail=str(exc)) from exc
-    if dtype.hasobject:
-        raise BadInput(
-            "The .npy file holds Python objects, which are not accepted.",
-            detail="Save the array with a numeric or string dtype (allow_pickle=False).",
-        )
-    count = int(np.prod(shape, dtype=np.int64))
-    if len(body) - offset != count * dtype.itemsize:
-        raise BadInput(
-            "The .npy file's data does not match its header.",
-            detail={"expected_bytes": count * dtype.itemsize, "got_bytes": len(body) - offset},
-        )
-    flat = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
-    return flat.reshape(shape, order="F" if fortran_order else "C").copy()
+        return npy.loads(body)
+    except npy.NpyError as exc:
+        if exc.reason == "objects":
+            raise BadInput(
+                "The .npy file holds Python objects, which are not accepted.",
+                detail="Save the array with a numeric or string dtype (allow_pickle=False).",
+            ) from None
+        if exc.reason == "length":
+            raise BadInput("The .npy file's data does not match its header.", detail=exc.detail) from None
+        raise BadInput("The request body is not a valid .npy file.", detail=str(exc)) from None
 
 
 def _shape_fits(shape: tuple[int, ...], expected: tuple[int, ...]) -> bool:
