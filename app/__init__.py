@@ -12,18 +12,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from app.class_service import api, mount_asgi_app, service
-    from app.context import get_current_service
-    from app.services import Service
+    from app.sdk.class_style import api, mount_asgi_app, service
+    from app.sdk.context import get_current_service
+    from app.sdk.service import Service
 
 __all__ = ["Service", "api", "get_current_service", "mount_asgi_app", "service"]
 
 _HOMES = {
-    "Service": "app.services",
-    "api": "app.class_service",
-    "mount_asgi_app": "app.class_service",
-    "service": "app.class_service",
-    "get_current_service": "app.context",
+    "Service": "app.sdk.service",
+    "api": "app.sdk.class_style",
+    "mount_asgi_app": "app.sdk.class_style",
+    "service": "app.sdk.class_style",
+    "get_current_service": "app.sdk.context",
 }
 
 

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
 
-    from runners.commands import add_commands
+    from runners.store.cli import add_commands
 
     add_commands(commands)
     return parser
@@ -65,7 +65,7 @@ def split_target(args: argparse.Namespace) -> tuple[str | None, str | None]:
 
 
 def load(args: argparse.Namespace, *, port_key: str | None = "server.port") -> Any:
-    from app.config import load_config
+    from app.config.schema import load_config
 
     path, service = split_target(args)
     overrides: dict[str, Any] = {}
@@ -90,24 +90,24 @@ def _healthcheck_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["healthcheck"]:  # the container health check: standard library only, fast
-        from app.commands_health import healthcheck
+        from app.process.healthcheck import healthcheck
 
         health_args = _healthcheck_parser().parse_args(argv[1:])
         return healthcheck(health_args.url, health_args.timeout)
     args = build_parser().parse_args(argv)
-    from app.config import ConfigError
+    from app.config.schema import ConfigError
 
     try:
         if args.command == "api":
-            from app.commands import run_api
+            from app.process.launch import run_api
 
             return run_api(load(args))
         if args.command == "serve":
-            from app.commands import run_serve
+            from app.process.launch import run_serve
 
             return run_serve(load(args))
         if args.command == "runner":
-            from app.commands import run_runner
+            from app.process.launch import run_runner
 
             return run_runner(
                 load(args, port_key=None), args.name, model=args.model, host=args.host, port=args.port, uds=args.uds

@@ -5,7 +5,7 @@
 
 Starts ``python -m runners serve --runnable bench/client_bench.py:Echo`` (a batchable method
 that returns its input, so the runner costs little and the client's share shows), listening on
-TCP (uvicorn) and on a Unix socket (``runners.hop_server``; the ``pooled-unix`` transport), then
+TCP (uvicorn) and on a Unix socket (``runners.sidecar.unix_server``; the ``pooled-unix`` transport), then
 for each transport and concurrency sends ``--requests`` calls of
 one 1×4 float64 row from one client process (uvloop) and prints requests/s, the client
 process's CPU per request (``time.process_time``, the figure that matters on a shared 2-core
@@ -56,12 +56,12 @@ def _cpu_seconds(pid: int) -> float:
 
 def _transport(name: str) -> Any:
     if name == "httpx":
-        from runners.httpx_transport import HttpxTransport
+        from runners.client.httpx_transport import HttpxTransport
 
         return HttpxTransport()
     if name == "aiohttp":
         return _AiohttpTransport()
-    from runners.pool import PooledTransport
+    from runners.client.pool import PooledTransport
 
     return PooledTransport()
 
@@ -78,7 +78,7 @@ class _AiohttpTransport:
     async def request(
         self, method: str, url: str, *, headers: Any, content: Any, timeout: float, connect_timeout: float
     ) -> Any:
-        from runners.transport import RawResponse
+        from runners.client.transport import RawResponse
 
         if self._session is None:
             self._session = self._aiohttp.ClientSession(connector=self._aiohttp.TCPConnector(limit=64))
@@ -106,7 +106,7 @@ async def _drive(call: Callable[[], Awaitable[Any]], requests: int, concurrency:
 
 
 def measure(url: str, transport: str, requests: int, concurrency: int, runner_pid: int) -> dict[str, float]:
-    from runners.client import RunnerClient
+    from runners.client.runner_client import RunnerClient
 
     x = np.array([[5.9, 3.0, 5.1, 1.8]])
 

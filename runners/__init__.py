@@ -1,14 +1,14 @@
 """tiffin runners: the model store, ``Runnable``, adaptive batching, the runner sidecar and its client.
 
 This package never imports ``app``. The public names are below; everything else lives in its
-own module (``runners.store``, ``runners.server``, ``runners.client`` ...).
+own module (``runners.store.model_store``, ``runners.sidecar.server``, ``runners.client.runner_client`` ...).
 """
 
 from runners import models, sklearn
 from runners.errors import DeadlineExceeded, InvalidInput, RunnerError, RunnerOverloaded, RunnerUnavailable
 from runners.runnable import Runnable, method
 from runners.runner import Runner
-from runners.tag import Tag
+from runners.store.tag import Tag
 
 __all__ = [
     "DeadlineExceeded",

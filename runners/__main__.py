@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any
 
-from runners import commands
+from runners.store import cli as commands
 from runners.spec import BatchingOptions, RunnerSpec
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"  # as tiffin's other processes
@@ -48,7 +48,7 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from runners.server import serve
+    from runners.sidecar.server import serve
 
     name = args.name or (args.model.partition(":")[0] if args.model else args.runnable.rpartition(":")[2].lower())
     try:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import builtins
 from pathlib import Path
 
-from runners.store import METADATA_FILE, ModelStore, StoredModel, StoreError
-from runners.tag import Tag
+from runners.store.model_store import METADATA_FILE, ModelStore, StoredModel, StoreError
+from runners.store.tag import Tag
 
 __all__ = ["StoredModel", "delete", "export_model", "get", "import_model", "list"]
 

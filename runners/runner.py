@@ -8,7 +8,7 @@
     await runner.startup(); await runner.shutdown(); await runner.is_ready()
 
 Remote calls send exactly one argument (the wire carries one value). Concurrent calls of one
-batchable method in one process are coalesced into one request (``runners.coalesce``) unless
+batchable method in one process are coalesced into one request (``runners.client.coalesce``) unless
 batching is disabled (``configure(batching=...)``, from the YAML's ``batching.enabled``).
 ``run`` submits the call
 to the loop captured by ``startup()`` when that loop runs in another thread (the API worker's
@@ -34,17 +34,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from runners import deadline as deadlines
-from runners.client import RunnerClient
-from runners.coalesce import Lane
+from runners.wire import deadline as deadlines
+from runners.client.runner_client import RunnerClient
+from runners.client.coalesce import Lane
 from runners.errors import DeadlineExceeded, RunnerUnavailable
 from runners.imports import path_of
-from runners.loopthread import background_loop
+from runners.client.loopthread import background_loop
 from runners.runnable import MethodConfig, Runnable
 from runners.spec import BatchingOptions, RunnerSpec, resolve
 
 if TYPE_CHECKING:
-    from runners.store import ModelStore, StoredModel
+    from runners.store.model_store import ModelStore, StoredModel
 
 logger = logging.getLogger("runners.runner")
 

@@ -17,8 +17,8 @@ from types import ModuleType
 from typing import Any
 
 from runners.runnable import MethodConfig, Runnable, method
-from runners.store import ModelCorrupted, ModelStore, StoredModel, StoreError
-from runners.tag import Tag
+from runners.store.model_store import ModelCorrupted, ModelStore, StoredModel, StoreError
+from runners.store.tag import Tag
 
 FRAMEWORK = "sklearn"
 ARTIFACT = "model.skops"

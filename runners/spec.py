@@ -15,7 +15,7 @@ from typing import Any
 
 from runners.imports import import_object
 from runners.runnable import MethodConfig, Runnable
-from runners.store import ModelStore, StoredModel, StoreError
+from runners.store.model_store import ModelStore, StoredModel, StoreError
 
 # Framework name in model.json -> adapter module with ``runnable_for(model) -> type[Runnable]``.
 _ADAPTERS = {"sklearn": "runners.sklearn"}

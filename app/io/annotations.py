@@ -22,7 +22,7 @@ import pydantic
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import BadInput
+from app.server.http_errors import BadInput
 from app.io.base import IODescriptor, read_body
 from app.io.codec import json_response, jsonable, loads, type_schema, validation_detail
 from app.io.dataframe import PandasDataFrame

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import BadInput, ServiceError, UnsupportedMediaType
+from app.server.http_errors import BadInput, ServiceError, UnsupportedMediaType
 
 __all__ = ["IODescriptor", "media_type_of", "negotiate", "read_body"]
 

@@ -14,7 +14,7 @@ import orjson
 import pydantic
 from starlette.responses import Response
 
-from app.errors import BadInput
+from app.server.http_errors import BadInput
 
 __all__ = [
     "REF_TEMPLATE",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import BadInput
+from app.server.http_errors import BadInput
 from app.io.base import IODescriptor, negotiate, read_body
 from app.io.codec import loads
 

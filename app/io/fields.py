@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
-from app.errors import BadInput
+from app.server.http_errors import BadInput
 from app.io.dataframe import PandasDataFrame
 from app.io.ndarray import NumpyNdarray
 

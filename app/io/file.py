@@ -8,7 +8,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import BadInput
+from app.server.http_errors import BadInput
 from app.io.base import IODescriptor, media_type_of, read_body
 
 __all__ = ["File"]

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import BadInput
+from app.server.http_errors import BadInput
 from app.io.base import IODescriptor, header_param, read_body
 
 __all__ = ["Text"]

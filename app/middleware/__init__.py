@@ -1,1 +1,1 @@
-"""The server's own ASGI middleware, one concept per module; stacked in ``app.application``."""
+"""The server's own ASGI middleware, one concept per module; stacked in ``app.server.application``."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge, error_response
+from app.server.http_errors import PayloadTooLarge, error_response
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -6,9 +6,9 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.access_log import AccessLog
-from app.metrics import HttpMetrics
-from app.templates import TemplateResolver
+from app.server.access_log import AccessLog
+from app.server.http_metrics import HttpMetrics
+from app.server.route_templates import TemplateResolver
 
 
 class ObserveMiddleware:

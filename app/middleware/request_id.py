@@ -6,7 +6,7 @@ import random
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import context
+from app.sdk import context
 
 HEADER = b"x-request-id"
 _MAX_LEN = 200

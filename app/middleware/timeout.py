@@ -7,9 +7,9 @@ import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.errors import Timeout, error_response
+from app.server.http_errors import Timeout, error_response
 from app.middleware.tracking import TrackedSend
-from runners import deadline
+from runners.wire import deadline
 
 
 class TimeoutMiddleware:

@@ -6,9 +6,9 @@ import app
 
 def test_app_exports_exactly_the_sdk_names() -> None:
     assert sorted(app.__all__) == ["Service", "api", "get_current_service", "mount_asgi_app", "service"]
-    from app.class_service import api, mount_asgi_app, service
-    from app.context import get_current_service
-    from app.services import Service
+    from app.sdk.class_style import api, mount_asgi_app, service
+    from app.sdk.context import get_current_service
+    from app.sdk.service import Service
 
     expected = {
         "Service": Service,

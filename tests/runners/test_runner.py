@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import runners
-from runners import deadline
+from runners.wire import deadline
 from runners.errors import DeadlineExceeded, RunnerUnavailable
 from runners.runner import Runner, url_variable
 from runners.spec import BatchingOptions, RunnerSpec

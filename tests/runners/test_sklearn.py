@@ -13,7 +13,7 @@ from sklearn.svm import SVC
 import runners
 from runners.runnable import MethodConfig
 from runners.sklearn import UntrustedArtifact, is_trusted
-from runners.store import ModelCorrupted, ModelStore, StoreError
+from runners.store.model_store import ModelCorrupted, ModelStore, StoreError
 
 PROBE = np.array([[5.9, 3.0, 5.1, 1.8]])
 

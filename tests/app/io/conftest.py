@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from app.errors import ServiceError
+from app.server.http_errors import ServiceError
 from app.io import IODescriptor
 
 

@@ -1,0 +1,120 @@
+"""Build the service a YAML config describes: a Python service, plus what the YAML adds.
+
+The YAML may name a Python service (``service:``) and then adds to it and configures it:
+runner URLs and timeouts, further runners, no-code APIs that call a runner method,
+middlewares and mounts. Without ``service:`` it describes the whole service.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Literal
+
+from app.sdk.inference import InferenceAPI
+from app.config.schema import ApiConfig, ConfigError, IoConfig, RunnerConfig, TiffinConfig, check_imports
+from app.imports import import_target
+from app.io import JSON, File, NumpyNdarray, PandasDataFrame, Text
+from app.io.base import IODescriptor
+from app.sdk.service import Service
+
+
+def build_service(config: TiffinConfig) -> Service:
+    check_imports(config)
+    service = load_service(config)
+    for name, runner_config in config.runners.items():
+        runner = service.runner(name)
+        if runner is None:
+            runner = make_runner(name, runner_config, config)
+            service.add_runner(runner)
+        # the sidecar started for this runner batches as the YAML says; calls are coalesced to match
+        runner.configure(
+            url=runner_config.url, timeout=runner_config.timeout, batching=runner_config.batching.model_dump()
+        )
+    for index, api in enumerate(config.apis):
+        try:
+            service.add_api(runner_api(service, api))
+        except ValueError as exc:
+            raise ConfigError(config.source_of(f"apis.{index}"), f"apis.{index}", str(exc)) from None
+    for entry in config.middlewares:
+        service.add_asgi_middleware(import_target(entry.cls, base_dirs=config.base_dirs), **entry.options)
+    for mount in config.mounts:
+        target = import_target(mount.app, base_dirs=config.base_dirs)
+        kind = detect_kind(target) if mount.kind == "auto" else mount.kind
+        if kind == "wsgi":
+            service.mount_wsgi_app(target, path=mount.path, name=mount.name)
+        else:
+            service.mount_asgi_app(target, path=mount.path, name=mount.name)
+    return service
+
+
+def load_service(config: TiffinConfig) -> Service:
+    if config.service is None:
+        return Service(config.name or "tiffin")
+    target = import_target(config.service, base_dirs=config.base_dirs)
+    if isinstance(target, type):
+        from app.sdk.class_style import ClassService
+
+        target = ClassService(target)
+    if not isinstance(target, Service):
+        raise ConfigError(
+            config.source_of("service"),
+            "service",
+            f"{config.service!r} names a {type(target).__name__}, not a Service or an @service class",
+        )
+    return target
+
+
+def make_runner(name: str, runner_config: RunnerConfig, config: TiffinConfig) -> Any:
+    import runners
+
+    if runner_config.runnable is not None:
+        runnable = import_target(runner_config.runnable, base_dirs=config.base_dirs)
+        return runners.Runner(runnable, name=name, runnable_init_params=dict(runner_config.init_params))
+    assert runner_config.model is not None
+    try:
+        return runners.models.get(runner_config.model).to_runner(name=name)
+    except Exception as exc:
+        raise ConfigError(config.source_of(f"runners.{name}.model"), f"runners.{name}.model", str(exc)) from None
+
+
+def runner_api(service: Service, api: ApiConfig) -> InferenceAPI:
+    runner_name, method_name = api.runner.rsplit(".", 1)
+    runner = service.runner(runner_name)
+    assert runner is not None  # the config checked the reference
+    method = getattr(runner, method_name)
+
+    async def call(value: Any) -> Any:
+        return await method.async_run(value)
+
+    call.__name__ = api.name
+    call.__doc__ = f"Calls runner {runner_name!r}, method {method_name!r}."
+    return InferenceAPI(
+        name=api.name, func=call, input=descriptor(api.input), output=descriptor(api.output), route=api.route
+    )
+
+
+def descriptor(io: IoConfig) -> IODescriptor:
+    if io.type == "ndarray":
+        shape = tuple(io.shape) if io.shape is not None else None
+        return NumpyNdarray(
+            dtype=io.dtype, shape=shape, enforce_dtype=io.enforce_dtype, enforce_shape=io.enforce_shape
+        )
+    if io.type == "json":
+        return JSON()
+    if io.type == "text":
+        return Text()
+    if io.type == "dataframe":
+        return PandasDataFrame(orient=io.orient)
+    return File(mime_type=io.mime_type)
+
+
+def detect_kind(app: Any) -> Literal["asgi", "wsgi"]:
+    """ASGI apps are coroutine callables of (scope, receive, send); WSGI ones take (environ, start_response)."""
+    call = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(type(app), "__call__", None)
+    if inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(app):
+        return "asgi"
+    try:
+        params = [p for p in inspect.signature(app).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    except (TypeError, ValueError):
+        return "asgi"
+    return "wsgi" if len(params) == 2 else "asgi"

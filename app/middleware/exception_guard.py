@@ -1,0 +1,41 @@
+"""The last line of defence: any exception becomes a JSON error, with the traceback logged."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.server.http_errors import ServiceError, error_response
+from app.middleware.tracking import TrackedSend
+from runners.errors import RunnerError
+
+logger = logging.getLogger("tiffin.error")
+
+
+def log_failure(exc: BaseException, scope: Scope) -> None:
+    if isinstance(exc, (ServiceError, RunnerError)) and exc.status_code < 500:
+        return
+    rid = scope.get("state", {}).get("request_id")
+    logger.error(
+        "request %s %s failed [request_id=%s]", scope.get("method"), scope.get("path"), rid, exc_info=exc
+    )
+
+
+class ErrorMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        tracked = TrackedSend(send)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            log_failure(exc, scope)
+            if tracked.started:
+                raise
+            await error_response(exc)(scope, receive, send)

@@ -1,0 +1,1 @@
+"""Processes: the gunicorn master and its uvicorn workers, the ``tiffin serve`` supervisor, logging."""

@@ -1,0 +1,1 @@
+"""The Python SDK users write services with: ``Service``, the class style, inference APIs, context."""

@@ -1,0 +1,231 @@
+"""Build the ASGI app for a service: routes, mounts, lifespan and the middleware stack.
+
+Request path, outermost first:
+
+    RequestId → Observe (metrics, access log) → Errors → ConcurrencyLimit → Timeout
+    → BodyLimit → CORS → user middlewares (first added outermost) → router
+
+The router tries the infrastructure routes, then the APIs, then the mounts (longest prefix
+first), so a mount at ``/`` hides none of the service's own routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import anyio.to_thread
+import orjson
+from prometheus_client import CollectorRegistry
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route, Router, get_route_path
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.sdk import context
+from app.server.access_log import AccessLog
+from app.process.shared_slots import LocalSlots, Slots, shared
+from app.server.http_errors import MethodNotAllowed, NotFound, error_response
+from app.server.health import LIVE, Readiness, readyz
+from app.server.mount_lifespans import mounted_lifespans
+from app.server.http_metrics import CONTENT_TYPE_LATEST, HttpMetrics, exposition
+from app.middleware.body_limit import BodyLimitMiddleware
+from app.middleware.concurrency_limit import ConcurrencyLimitMiddleware
+from app.middleware.exception_guard import ErrorMiddleware
+from app.middleware.observe import ObserveMiddleware
+from app.middleware.request_id import RequestIdMiddleware
+from app.middleware.timeout import TimeoutMiddleware
+from app.server.openapi import build_openapi
+from app.sdk.service import Service
+from app.server.settings import Settings, settings_for
+from app.server.swagger import swagger_routes
+from app.server.route_templates import TemplateResolver
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _route(path: str, methods: frozenset[str], endpoint: Endpoint, name: str) -> Route:
+    route = Route(path, _only(methods, endpoint), name=name)
+    route.methods = None  # match every method, so no mount can take the path; 405 comes from _only
+    return route
+
+
+def _only(methods: frozenset[str], endpoint: Endpoint) -> Endpoint:
+    """Accept every method at the route, so no mount can take it, and answer 405 to the rest."""
+    allow = ", ".join(sorted(methods))
+
+    async def guarded(request: Request) -> Response:
+        if request.method not in methods:
+            raise MethodNotAllowed(detail={"allow": sorted(methods)}, headers={"Allow": allow})
+        return await endpoint(request)
+
+    return guarded
+
+
+_GET = frozenset({"GET", "HEAD"})
+_POST = frozenset({"POST"})
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    await error_response(NotFound(detail={"path": scope.get("path")}))(scope, receive, send)
+
+
+class ServiceApp:
+    """The running form of a ``Service`` in one process."""
+
+    def __init__(
+        self,
+        service: Service,
+        settings: Settings,
+        *,
+        registry: CollectorRegistry | None = None,
+        slots: Slots | None = None,
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.registry = registry or CollectorRegistry()
+        self.readiness = Readiness(service.runners)
+        self._openapi: bytes | None = None
+        metrics = (
+            HttpMetrics(
+                service.name,
+                registry=self.registry,
+                namespace=settings.metrics_namespace,
+                buckets=settings.duration_buckets,
+            )
+            if settings.metrics_enabled
+            else None
+        )
+        own = self._own_routes()
+        # The service's own routes with a fixed path are found by one dict lookup; what the router
+        # would do for them (try each route's pattern in turn) costs more than the lookup, per request.
+        self._fixed = {r.path: r for r in own if isinstance(r, Route) and r.methods is None and "{" not in r.path}
+        mounts = sorted(service.mounts, key=lambda m: len(m.path), reverse=True)
+        mount_routes = [(Mount(m.path, app=m.app, name=m.name), m.original) for m in mounts]
+        self.router = Router(
+            routes=[*own, *(r for r, _ in mount_routes)],
+            default=_not_found,
+            lifespan=self._lifespan,
+            redirect_slashes=False,
+        )
+        self.app = self._stack(
+            self._with_service,
+            templates=TemplateResolver(own, mount_routes),
+            metrics=metrics,
+            slots=slots or shared() or LocalSlots(),
+        )
+
+    # -- routes -------------------------------------------------------------------------------
+
+    def _own_routes(self) -> list[BaseRoute]:
+        routes: list[BaseRoute] = [
+            _route("/livez", _GET, self._livez, "livez"),
+            _route("/healthz", _GET, self._livez, "healthz"),
+            _route("/readyz", _GET, self._readyz, "readyz"),
+            _route("/metrics", _GET, self._metrics, "metrics"),
+            _route("/docs.json", _GET, self._docs, "docs"),
+        ]
+        for api in self.service.apis:
+            routes.append(_route(api.route, _POST, self._api_endpoint(api), api.name))
+        routes.extend(swagger_routes(docs_url="/docs.json"))
+        return routes
+
+    def _api_endpoint(self, api: Any) -> Endpoint:
+        service = self.service
+
+        async def endpoint(request: Request) -> Response:
+            return await api.handle(request, service.instance())
+
+        return endpoint
+
+    async def _livez(self, request: Request) -> Response:
+        return Response(LIVE.body, media_type="application/json")
+
+    async def _readyz(self, request: Request) -> Response:
+        return await readyz(self.readiness)
+
+    async def _metrics(self, request: Request) -> Response:
+        body = await anyio.to_thread.run_sync(exposition, self.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    async def _docs(self, request: Request) -> Response:
+        if self._openapi is None:
+            doc = build_openapi(
+                title=self.service.name, version="1.0.0", apis=self.service.apis, mounts=self.service.mounts
+            )
+            root = self.settings.root_path or request.scope.get("root_path", "")
+            if root:
+                doc["servers"] = [{"url": root}]
+            self._openapi = orjson.dumps(doc)
+        return Response(self._openapi, media_type="application/json")
+
+    # -- lifespan -----------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Any) -> AsyncIterator[None]:
+        instance = self.service.instance()
+        context.set_process_service(instance)
+        await asyncio.gather(*(r.startup() for r in self.service.runners))
+        asgi_mounts = [(m.name or m.path or "/", m.app) for m in self.service.mounts if m.kind == "asgi"]
+        try:
+            async with mounted_lifespans(asgi_mounts):
+                self.readiness.started = True
+                self.readiness.install_signal_hooks()
+                yield
+        finally:
+            self.readiness.start_draining()
+            await asyncio.gather(*(r.shutdown() for r in self.service.runners), return_exceptions=True)
+
+    # -- stack --------------------------------------------------------------------------------
+
+    async def _with_service(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.router(scope, receive, send)
+            return
+        if not self.readiness.started and scope["type"] == "http":
+            self.readiness.started = True  # served without a lifespan (plain TestClient)
+        token = context.enter_service(self.service.instance())
+        try:
+            route = self._fixed.get(get_route_path(scope)) if scope["type"] == "http" else None
+            if route is None:
+                await self.router(scope, receive, send)
+            else:  # as the router does on a full match; these routes take every method (see _route)
+                scope.setdefault("router", self.router)
+                scope["route"] = route
+                scope["endpoint"] = route.endpoint
+                scope["path_params"] = dict(scope.get("path_params", {}))
+                await route.handle(scope, receive, send)
+        finally:
+            context.leave_service(token)
+
+    def _stack(self, inner: ASGIApp, *, templates: TemplateResolver, metrics: HttpMetrics | None, slots: Slots) -> ASGIApp:
+        s = self.settings
+        app = inner
+        for cls, options in reversed(self.service.middlewares):
+            app = cls(app, **options)
+        if s.cors is not None:
+            app = CORSMiddleware(app, **s.cors)
+        app = BodyLimitMiddleware(app, max_bytes=s.max_request_size)
+        app = TimeoutMiddleware(app, seconds=s.timeout)
+        if s.max_concurrency:
+            app = ConcurrencyLimitMiddleware(app, limit=s.max_concurrency, slots=slots)
+        app = ErrorMiddleware(app)
+        app = ObserveMiddleware(app, templates=templates, metrics=metrics, access=AccessLog(**s.access))
+        return RequestIdMiddleware(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        root = self.settings.root_path
+        if root and scope["type"] in ("http", "websocket"):
+            # As uvicorn's --root-path does: a gateway may strip the prefix or pass it on.
+            scope = dict(scope)
+            scope["root_path"] = root
+            if not scope["path"].startswith(root + "/") and scope["path"] != root:
+                scope["path"] = root + scope["path"]
+        await self.app(scope, receive, send)
+
+
+def build_app(service: Service, config: Any = None, **kwargs: Any) -> ServiceApp:
+    return ServiceApp(service, settings_for(service, config), **kwargs)

@@ -1,0 +1,1 @@
+"""The API worker's side of the hop: the runner client, coalescing, balancing, pooled connections."""

@@ -1,0 +1,209 @@
+"""Coalescing in the API worker: concurrent calls to one batchable runner method, one request.
+
+Under load an API worker holds many requests for the same runner method at once. Sending each
+as its own HTTP request makes both sides pay the hop per row; the runner would batch them
+again anyway. A ``Lane`` (one per batchable method, per API worker) works like the runner's own
+batcher, without timers:
+
+- while fewer than ``max_inflight`` requests of the method are in flight, a call is sent at once,
+  alone (a lone request never waits: at concurrency 1 nothing changes); so is a call that could
+  not share a request anyway (``max_rows`` rows or more, or no rows to merge along);
+- otherwise it queues; when an in-flight request finishes, or as soon as ``max_rows`` rows are
+  waiting, the queued calls that share a layout (``rows.key``) go as one request, up to
+  ``max_rows`` rows, and the answer is cut back into each caller's rows (``rows.split``), in
+  order, so every caller gets exactly its own rows.
+
+One request in flight at a time (``max_inflight=1``) measured best on a 2-core machine: at 64
+connections, 9,900 requests/s and a 12 ms p99 against 8,450 and 16 ms with two in flight
+(iris, 2 API workers), and at 16 connections 5,850 against 4,950; fewer, fuller requests win
+when the CPUs are the limit.
+
+Deadlines: a merged request carries the latest deadline of its callers, so none of them is
+dropped early by the runner; a caller whose own deadline passed while it queued is answered
+``DeadlineExceeded`` and not sent, and a caller that stops waiting (its request timed out or was
+cancelled) leaves the others' request running. Errors: when the runner refuses the request as
+a whole (unreachable, overloaded, past the deadline, unknown method) every caller gets that
+error; any other failure (an input the model rejects, an exception in the model, an answer that
+cannot be split by rows) is retried one caller at a time, so each caller gets its own answer or
+its own error, as if it had been sent alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from runners.wire import rows
+from runners.errors import DeadlineExceeded, RunnerOverloaded, RunnerUnavailable, UnknownMethod, UnsupportedMediaType
+
+__all__ = ["Lane", "Send"]
+
+logger = logging.getLogger("runners.client.coalesce")
+
+Send = Callable[[Any, "float | None"], Awaitable[Any]]
+"""``send(value, deadline)``: one request to the runner method, its whole answer."""
+
+_WHOLE_REQUEST = (RunnerUnavailable, RunnerOverloaded, DeadlineExceeded, UnknownMethod, UnsupportedMediaType)
+
+
+@dataclass(slots=True, eq=False)
+class _Call:
+    value: Any
+    rows: int
+    key: Hashable
+    deadline: float | None
+    future: asyncio.Future[Any]
+
+
+class Lane:
+    def __init__(
+        self,
+        send: Send,
+        *,
+        batch_dim: tuple[int, int] = (0, 0),
+        max_rows: int = 64,
+        max_inflight: int = 1,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._send = send
+        self._in_dim, self._out_dim = batch_dim
+        self._max_rows = max_rows
+        self._max_inflight = max_inflight
+        self._now = clock or time.time  # deadlines are on time.time()'s scale
+        self._queue: deque[_Call] = deque()
+        self._queued_rows = 0
+        self._inflight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def inflight(self) -> int:
+        return self._inflight
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    async def call(self, value: Any, deadline: float | None) -> Any:
+        key = rows.key(value, self._in_dim)
+        count = rows.count(value, self._in_dim) if key is not None else 0
+        if key is None or count >= self._max_rows or (self._inflight < self._max_inflight and not self._queue):
+            self._inflight += 1
+            try:
+                return await self._send(value, deadline)
+            finally:
+                self._inflight -= 1
+                self._dispatch()
+        call = _Call(value, count, key, deadline, asyncio.get_running_loop().create_future())
+        self._queue.append(call)
+        self._queued_rows += count
+        self._dispatch()
+        return await call.future
+
+    async def aclose(self) -> None:
+        """Fail what is queued and wait for the merged requests in flight."""
+        while self._queue:
+            call = self._queue.popleft()
+            if not call.future.done():
+                call.future.set_exception(RunnerUnavailable("The runner client is shutting down."))
+        self._queued_rows = 0
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        while self._queue and (self._inflight < self._max_inflight or self._queued_rows >= self._max_rows):
+            group = self._take()
+            if not group:
+                continue
+            self._inflight += 1
+            task = asyncio.get_running_loop().create_task(self._run(group))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _take(self) -> list[_Call]:
+        """The oldest waiting call and those after it with the same layout, up to ``max_rows`` rows."""
+        now = self._now()
+        group: list[_Call] = []
+        passed: list[_Call] = []
+        taken = 0
+        while self._queue:
+            call = self._queue.popleft()
+            self._queued_rows -= call.rows
+            if call.future.done():  # the caller stopped waiting
+                continue
+            if call.deadline is not None and call.deadline <= now:
+                call.future.set_exception(DeadlineExceeded())
+                continue
+            if not group:
+                group.append(call)
+                taken = call.rows
+            elif call.key == group[0].key and taken + call.rows <= self._max_rows:
+                group.append(call)
+                taken += call.rows
+            else:
+                passed.append(call)
+                if taken >= self._max_rows:
+                    break
+        self._queue.extendleft(reversed(passed))
+        self._queued_rows += sum(call.rows for call in passed)
+        return group
+
+    async def _run(self, group: list[_Call]) -> None:
+        try:
+            if len(group) == 1:
+                await self._alone(group[0])
+            else:
+                await self._merged(group)
+        finally:
+            self._inflight -= 1
+            self._dispatch()
+
+    async def _merged(self, group: list[_Call]) -> None:
+        values = [call.value for call in group]
+        deadlines = [call.deadline for call in group]
+        deadline = None if None in deadlines else max(d for d in deadlines if d is not None)
+        try:
+            result = await self._send(rows.merge(values, self._in_dim), deadline)
+            parts = rows.split(result, [call.rows for call in group], self._out_dim, values)
+        except _WHOLE_REQUEST as exc:
+            for call in group:
+                _fail(call, exc)
+        except asyncio.CancelledError:
+            for call in group:
+                _fail(call, RunnerUnavailable("The runner client is shutting down."))
+            raise
+        except Exception:  # the model or the split refused the merged rows: each caller on its own
+            await asyncio.gather(*(self._alone(call) for call in group))
+        else:
+            for call, part in zip(group, parts, strict=True):
+                if not call.future.done():
+                    call.future.set_result(part)
+
+    async def _alone(self, call: _Call) -> None:
+        if call.future.done():
+            return
+        try:
+            result = await self._send(call.value, call.deadline)
+        except asyncio.CancelledError:
+            _fail(call, RunnerUnavailable("The runner client is shutting down."))
+            raise
+        except Exception as exc:
+            _fail(call, exc)
+        else:
+            if not call.future.done():
+                call.future.set_result(result)
+
+
+def _fail(call: _Call, exc: BaseException) -> None:
+    if call.future.done():
+        return
+    if isinstance(exc, _WHOLE_REQUEST):
+        # one exception object per caller: raising a shared one would splice their tracebacks
+        exc = type(exc)(exc.message, detail=exc.detail, retry_after=exc.retry_after)
+    call.future.set_exception(exc)

@@ -1,0 +1,1 @@
+"""The local model store: stored models, tags, and the ``models`` commands."""

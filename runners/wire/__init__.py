@@ -1,0 +1,1 @@
+"""The hop's wire format, shared by both sides: the protocol, ``.npy`` bytes, batch rows, the deadline."""

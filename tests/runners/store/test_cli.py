@@ -1,0 +1,80 @@
+"""``models list|get|delete|import`` through argparse, as the ``tiffin`` CLI registers them."""
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+import skops.io
+from sklearn.datasets import load_iris
+from sklearn.tree import DecisionTreeClassifier
+
+import runners
+from runners.store.cli import add_commands
+
+
+def cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="tiffin")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    return int(args.func(args))
+
+
+@pytest.fixture
+def store_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TIFFIN_HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def tree() -> DecisionTreeClassifier:
+    return DecisionTreeClassifier(max_depth=3, random_state=0).fit(*load_iris(return_X_y=True))
+
+
+def test_list_get_delete(store_home: Path, tree: DecisionTreeClassifier, capsys: pytest.CaptureFixture[str]) -> None:
+    first = runners.sklearn.save_model("tree", tree)
+    second = runners.sklearn.save_model(
+        "tree", tree, signatures={"predict": {"batchable": False}, "predict_proba": {"batchable": True}}
+    )
+
+    assert cli("models", "list") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["TAG", "FRAMEWORK", "METHODS", "SIZE", "CREATED"]
+    assert str(first.tag) in lines[1] and "predict*" in lines[1]
+    assert str(second.tag) in lines[2] and "predict,predict_proba*" in lines[2]
+
+    assert cli("models", "list", "--json") == 0
+    assert [m["tag"] for m in json.loads(capsys.readouterr().out)] == [str(first.tag), str(second.tag)]
+
+    assert cli("models", "get", "tree") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["tag"] == str(second.tag) and shown["framework"] == "sklearn" and len(shown["sha256"]) == 64
+
+    assert cli("models", "delete", "tree:latest") == 0
+    assert capsys.readouterr().out.strip() == f"deleted {second.tag}"
+    assert runners.models.get("tree").tag == first.tag
+
+
+def test_errors_are_one_line_and_exit_1(store_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("models", "get", "missing") == 1
+    assert capsys.readouterr().err.startswith("tiffin models: model missing:latest not found")
+    assert cli("models", "delete", "bad/name") == 1
+    assert "invalid model name" in capsys.readouterr().err
+    assert cli("models", "import", str(store_home / "nothing.txt")) == 1
+
+
+def test_import_a_skops_file_and_an_exported_directory(
+    store_home: Path, tree: DecisionTreeClassifier, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = store_home / "my_tree.skops"
+    skops.io.dump(tree, path)
+    assert cli("models", "import", str(path)) == 0
+    imported = runners.models.get("my_tree")
+    assert capsys.readouterr().out.strip() == f"imported {imported.tag}"
+    assert cli("models", "import", str(path), "--name", "renamed") == 0
+    assert runners.sklearn.load_model("renamed").predict([[5.9, 3.0, 5.1, 1.8]]).tolist() == [2]
+
+    exported = runners.models.export_model("renamed", store_home / "export")
+    runners.models.delete("renamed")
+    assert cli("models", "import", str(exported)) == 0
+    assert runners.models.get("renamed").info.sha256 == imported.info.sha256

@@ -1,0 +1,107 @@
+from pathlib import Path
+
+import pytest
+
+from runners.runnable import MethodConfig
+from runners.store.model_store import ModelCorrupted, ModelNotFound, ModelStore, StoredModel, StoreError, home
+
+SIGNATURES = {"predict": MethodConfig.make(True, 0)}
+
+
+def add(store: ModelStore, name: str = "m", data: bytes = b"weights") -> StoredModel:
+    return store.create(
+        name,
+        framework="test",
+        artifact="model.bin",
+        write=lambda path: path.write_bytes(data),
+        signatures=SIGNATURES,
+        libraries={"numpy": "2"},
+        metadata={"note": "hi"},
+    )
+
+
+def test_home_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TIFFIN_HOME", str(tmp_path))
+    assert home() == tmp_path
+    assert ModelStore.default().root == tmp_path / "models"
+
+
+def test_create_writes_metadata_and_artifact_and_points_latest(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    first, second = add(store, data=b"one"), add(store, data=b"two")
+    assert second.path == tmp_path / "m" / str(second.tag.version)
+    assert second.artifact_path.read_bytes() == b"two"
+    assert (second.path / "model.json").is_file()
+    assert store.get("m").tag == second.tag
+    assert store.get("m:latest").tag == second.tag
+    assert store.get(str(first.tag)).tag == first.tag
+    info = second.info
+    assert info.framework == "test" and info.signatures == SIGNATURES and info.metadata == {"note": "hi"}
+    assert info.size == 3 and len(info.sha256) == 64 and info.created.endswith("+00:00")
+    assert [m.tag for m in store.models()] == [first.tag, second.tag]
+    assert not list(tmp_path.glob("m/.tmp-*"))
+
+
+def test_missing_models_are_not_found(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    with pytest.raises(ModelNotFound):
+        store.get("nope")
+    add(store)
+    with pytest.raises(ModelNotFound):
+        store.get("m:0000")
+    assert store.models("other") == []
+
+
+def test_delete_moves_latest_to_the_newest_remaining(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    first, second = add(store), add(store)
+    assert store.delete("m:latest").tag == second.tag
+    assert store.get("m").tag == first.tag
+    store.delete(str(first.tag))
+    assert store.models() == []
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_tampered_artifact_fails_verification(tmp_path: Path) -> None:
+    model = add(ModelStore(tmp_path))
+    assert model.verify() == model.artifact_path
+    model.artifact_path.write_bytes(b"evil")
+    with pytest.raises(ModelCorrupted, match="sha256"):
+        model.verify()
+
+
+def test_unreadable_metadata_is_reported(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    model = add(store)
+    (model.path / "model.json").write_text("{not json")
+    with pytest.raises(ModelCorrupted, match="metadata"):
+        store.get(str(model.tag))
+
+
+def test_metadata_cannot_point_the_artifact_outside_its_directory(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    model = add(store)
+    text = (model.path / "model.json").read_text().replace('"model.bin"', '"../../../etc/passwd"')
+    (model.path / "model.json").write_text(text)
+    with pytest.raises(ModelCorrupted):
+        store.get(str(model.tag))
+
+
+def test_export_and_import_move_a_model_between_stores(tmp_path: Path) -> None:
+    source, target = ModelStore(tmp_path / "a"), ModelStore(tmp_path / "b")
+    model = add(source)
+    exported = source.export(str(model.tag), tmp_path / "exported")
+    imported = target.import_dir(exported)
+    assert imported.tag == model.tag and imported.info == model.info
+    assert target.get("m").tag == model.tag
+    with pytest.raises(StoreError, match="already"):
+        target.import_dir(exported)
+
+
+def test_import_refuses_a_tampered_export(tmp_path: Path) -> None:
+    source, target = ModelStore(tmp_path / "a"), ModelStore(tmp_path / "b")
+    exported = source.export(str(add(source).tag), tmp_path / "exported")
+    (exported / "model.bin").write_bytes(b"evil")
+    with pytest.raises(ModelCorrupted):
+        target.import_dir(exported)
+    assert target.models() == []
