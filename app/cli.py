@@ -40,8 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
     runner = commands.add_parser("runner", help="run one runner sidecar")
     runner.add_argument("name", help="the runner's name")
     _add_server_args(runner, workers=False, default_port="3001")
-    runner.add_argument("--model", help="serve this stored model tag (no config needed)")
+    source = runner.add_mutually_exclusive_group()
+    source.add_argument("--model", help="serve this stored model tag (no config needed)")
+    source.add_argument("--runnable", help="serve this runners.Runnable, as package.module:Class or FILE.py:Class")
+    source.add_argument(
+        "--spec", help="the whole runner spec as JSON (what `tiffin serve` passes): no config file is read"
+    )
+    runner.add_argument("--init-params", help="JSON object of keyword arguments for --runnable")
     runner.add_argument("--uds", help="also listen on this Unix socket, for API workers on the same machine")
+    runner.add_argument("--graceful-timeout", type=float, help="seconds to drain on SIGTERM [server.graceful_timeout]")
+    runner.add_argument("--log-level", help="[logging.level]")
 
     commands.add_parser(
         "healthcheck", help="exit 0 if URL answers 200 (for container health checks)", parents=[_healthcheck_parser()],
@@ -95,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         health_args = _healthcheck_parser().parse_args(argv[1:])
         return healthcheck(health_args.url, health_args.timeout)
     args = build_parser().parse_args(argv)
+    if args.command == "runner" and args.spec is not None:  # without the configuration layer: a faster start
+        from app.process.launch import run_runner_spec
+
+        return run_runner_spec(args)
     from app.config.schema import ConfigError
 
     try:
@@ -109,9 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "runner":
             from app.process.launch import run_runner
 
-            return run_runner(
-                load(args, port_key=None), args.name, model=args.model, host=args.host, port=args.port, uds=args.uds
-            )
+            return run_runner(load(args, port_key=None), args)
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print(f"tiffin: {exc}", file=sys.stderr)

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.client_bench                 # every transport, c=1 and c=64
     .venv/bin/python -m bench.client_bench --requests 5000 --concurrency 1,16,64 --transports pooled,httpx
 
-Starts ``python -m runners serve --runnable bench/client_bench.py:Echo`` (a batchable method
+Starts ``tiffin runner echo --runnable bench/client_bench.py:Echo`` (a batchable method
 that returns its input, so the runner costs little and the client's share shows), listening on
 TCP (uvicorn) and on a Unix socket (``runners.sidecar.unix_server``; the ``pooled-unix`` transport), then
 for each transport and concurrency sends ``--requests`` calls of
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown transport {name!r}: pooled, pooled-unix (its Unix socket), httpx or aiohttp")
     port = _free_port()
     sock = Path(tempfile.mkdtemp(prefix="tiffin-bench-")) / "echo.sock"
-    argv_ = [sys.executable, "-m", "runners", "serve", "--runnable", f"{HERE}:Echo", "--name", "echo"]
+    argv_ = [sys.executable, "-m", "app.cli", "runner", "echo", "--runnable", f"{HERE}:Echo"]
     argv_ += ["--host", "127.0.0.1", "--port", str(port), "--uds", str(sock), "--log-level", "warning"]
     proc = subprocess.Popen(argv_, cwd=REPO, start_new_session=True)
     try:

@@ -2,7 +2,7 @@
 
 A nearest-centroid iris classifier in plain numpy. Serve it alone with
 
-    python -m runners serve --runnable examples.custom_runnable:IrisCentroids --name iris_centroids --port 3002
+    tiffin runner iris_centroids --runnable examples.custom_runnable:IrisCentroids --port 3002
 
 or from YAML (``tiffin runner iris_centroids``)::
 

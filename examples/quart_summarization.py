@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from quart import Quart
-
-from app import api, get_current_service, mount_asgi_app, service
 from summarizer import EXAMPLE_INPUT
 from summarizer import load_pipeline as pipeline
+
+from app import api, get_current_service, mount_asgi_app, service
 
 # Create a Quart app instance
 app = Quart(__name__)

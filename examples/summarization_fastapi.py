@@ -7,10 +7,10 @@
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI
-
-from app import api, get_current_service, mount_asgi_app, service
 from summarizer import EXAMPLE_INPUT
 from summarizer import load_pipeline as pipeline
+
+from app import api, get_current_service, mount_asgi_app, service
 
 # Create a FastAPI app instance
 app = FastAPI()

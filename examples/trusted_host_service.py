@@ -7,9 +7,9 @@
 from __future__ import annotations
 
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from summarizer import load_pipeline as pipeline
 
 from app import api, service
-from summarizer import load_pipeline as pipeline
 
 
 @service(

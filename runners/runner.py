@@ -27,21 +27,20 @@ import asyncio
 import concurrent.futures
 import logging
 import os
-import re
 import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from runners.wire import deadline as deadlines
-from runners.client.runner_client import RunnerClient
 from runners.client.coalesce import Lane
+from runners.client.loopthread import background_loop
+from runners.client.runner_client import RunnerClient
 from runners.errors import DeadlineExceeded, RunnerUnavailable
 from runners.imports import path_of
-from runners.client.loopthread import background_loop
 from runners.runnable import MethodConfig, Runnable
-from runners.spec import BatchingOptions, RunnerSpec, resolve
+from runners.spec import BatchingOptions, RunnerSpec, resolve, url_variable
+from runners.wire import deadline as deadlines
 
 if TYPE_CHECKING:
     from runners.store.model_store import ModelStore, StoredModel
@@ -49,10 +48,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("runners.runner")
 
 _GRACE = 1.0  # seconds a sync caller waits beyond the call's own timeout before giving up on it
-
-
-def url_variable(name: str) -> str:
-    return "TIFFIN_RUNNER_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper() + "_URL"
 
 
 class RunnerMethod:

@@ -13,14 +13,39 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from runners.imports import import_object
+from runners.imports import import_target
 from runners.runnable import MethodConfig, Runnable
 from runners.store.model_store import ModelStore, StoredModel, StoreError
 
 # Framework name in model.json -> adapter module with ``runnable_for(model) -> type[Runnable]``.
 _ADAPTERS = {"sklearn": "runners.sklearn"}
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Runner names become file names (Unix sockets), metric labels and parts of ``runner.method``.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class InvalidOption(ValueError):
+    """A value that breaks one of the rules below; ``key`` names the option (the YAML layer reports it)."""
+
+    def __init__(self, key: str, message: str, value: Any) -> None:
+        self.key = key
+        self.message = message
+        self.value = value
+        super().__init__(f"{key} {message}, not {value!r}")
+
+
+def check_runner_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(
+            f"invalid runner name {name!r}: a runner name may hold only letters, digits, _ and -, "
+            "and starts with a letter or digit"
+        )
+    return name
+
+
+def url_variable(name: str) -> str:
+    """The variable with runner ``name``'s URL: ``iris-clf`` → ``TIFFIN_RUNNER_IRIS_CLF_URL``."""
+    return "TIFFIN_RUNNER_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper() + "_URL"
 
 
 @dataclass(frozen=True)
@@ -32,11 +57,11 @@ class BatchingOptions:
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
-            raise ValueError(f"max_batch_size must be at least 1, not {self.max_batch_size}")
+            raise InvalidOption("max_batch_size", "must be at least 1", self.max_batch_size)
         if self.max_latency_ms < 0:
-            raise ValueError(f"max_latency_ms must not be negative, not {self.max_latency_ms}")
+            raise InvalidOption("max_latency_ms", "must not be negative", self.max_latency_ms)
         if self.max_queue < 1:
-            raise ValueError(f"max_queue must be at least 1, not {self.max_queue}")
+            raise InvalidOption("max_queue", "must be at least 1", self.max_queue)
 
     @classmethod
     def coerce(cls, value: BatchingOptions | Mapping[str, Any] | None) -> BatchingOptions:
@@ -57,8 +82,7 @@ class RunnerSpec:
     batching: BatchingOptions = field(default_factory=BatchingOptions)
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
-            raise ValueError(f"invalid runner name {self.name!r}: use letters, digits, '_', '-' and '.'")
+        check_runner_name(self.name)
         if (self.model is None) == (self.runnable is None):
             raise ValueError(f"runner {self.name!r}: give exactly one of model (a tag) or runnable (an import path)")
         if self.model is not None and self.init_params:
@@ -119,7 +143,7 @@ def resolve(spec: RunnerSpec, store: ModelStore | None = None) -> Resolved:
             {"tag": str(model.tag)} if store is None else {"tag": str(model.tag), "store": str(store.root)}
         )
         return Resolved(cls, params, cls.exposed_methods(), model.info.framework, model)
-    target = import_object(str(spec.runnable))
+    target = import_target(str(spec.runnable))
     if not (isinstance(target, type) and issubclass(target, Runnable)):
         raise TypeError(f"runner {spec.name!r}: {spec.runnable} is not a runners.Runnable subclass")
     methods = target.exposed_methods()

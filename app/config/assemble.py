@@ -10,12 +10,12 @@ from __future__ import annotations
 import inspect
 from typing import Any, Literal
 
-from app.sdk.inference import InferenceAPI
 from app.config.schema import ApiConfig, ConfigError, IoConfig, RunnerConfig, TiffinConfig, check_imports
-from app.imports import import_target
 from app.io import JSON, File, NumpyNdarray, PandasDataFrame, Text
 from app.io.base import IODescriptor
+from app.sdk.inference import InferenceAPI
 from app.sdk.service import Service
+from runners.imports import import_target
 
 
 def build_service(config: TiffinConfig) -> Service:

@@ -20,7 +20,7 @@ Environment overrides (an empty value counts as unset; values are validated like
     TIFFIN_SERVICE           service
     TIFFIN_RUNNER_<NAME>_URL runners.<name>.url, for each runner in the file; <NAME> is the
                              runner's name upper-cased with every other character than a letter
-                             or digit turned into "_" (``runner_url_env``)
+                             or digit turned into "_" (``runners.spec.url_variable``)
 
 Import paths (``service``, ``runners.*.runnable``, ``middlewares[].class``, ``mounts[].app``)
 are ``FILE.py:NAME`` or ``package.module:NAME``. A relative FILE is looked up in the current
@@ -55,8 +55,11 @@ from pydantic import (
 )
 
 from app.config.problems import ConfigError, KeyedError, from_validation_error
-from app.imports import ImportTargetError, import_target, parse_target
 from app.config.sizes import MiB, parse_size
+from runners.imports import ImportTargetError, import_target, parse_target
+from runners.spec import BatchingOptions, InvalidOption, RunnerSpec, check_runner_name, url_variable
+from runners.store.tag import Tag
+from runners.wire.probes import INFRASTRUCTURE_PATHS
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -82,7 +85,6 @@ __all__ = [
     "TiffinConfig",
     "check_imports",
     "load_config",
-    "runner_url_env",
 ]
 
 DEFAULT_CONFIG_PATH = Path("config/service.yaml")
@@ -102,7 +104,7 @@ ENV_OVERRIDES: dict[str, str] = {
 }
 
 # Paths the server answers itself; an API there would be shadowed or would shadow them.
-RESERVED_ROUTES = frozenset({"/", "/livez", "/healthz", "/readyz", "/metrics", "/docs.json"})
+RESERVED_ROUTES = frozenset({"/", "/docs.json", *INFRASTRUCTURE_PATHS})
 
 
 # --- field types -------------------------------------------------------------------------
@@ -138,9 +140,6 @@ def _log_level(value: Any) -> Any:
 
 ImportPath = Annotated[str, AfterValidator(_import_path)]
 Size = Annotated[int, BeforeValidator(parse_size)]
-_MODEL_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
-_RUNNER_NAME = re.compile(r"[A-Za-z0-9_-]+")
-_RUNNER_METHOD = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z_][A-Za-z0-9_]*)")
 _METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MIME_TYPE = re.compile(r"[\w.+-]+/([\w.+-]+|\*)")
 
@@ -184,13 +183,29 @@ class ServerConfig(BaseModel):
 # --- runners -----------------------------------------------------------------------------
 
 
+_BATCHING = BatchingOptions()
+
+
 class BatchingConfig(BaseModel):
+    """The YAML face of ``runners.spec.BatchingOptions``: its defaults, its rules (``to_options``)."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    enabled: bool = True
-    max_batch_size: int = Field(64, ge=1)
-    max_latency_ms: float = Field(10.0, ge=0)
-    max_queue: int = Field(1024, ge=1)
+    enabled: bool = _BATCHING.enabled
+    max_batch_size: int = _BATCHING.max_batch_size
+    max_latency_ms: float = _BATCHING.max_latency_ms
+    max_queue: int = _BATCHING.max_queue
+
+    @model_validator(mode="after")
+    def _check(self) -> BatchingConfig:
+        self.to_options()
+        return self
+
+    def to_options(self) -> BatchingOptions:
+        try:
+            return BatchingOptions(**self.model_dump())
+        except InvalidOption as exc:
+            raise KeyedError((exc.key,), exc.message, exc.value) from None
 
 
 class RunnerConfig(BaseModel):
@@ -206,8 +221,11 @@ class RunnerConfig(BaseModel):
     @field_validator("model")
     @classmethod
     def _check_tag(cls, value: str | None) -> str | None:
-        if value is not None and not _MODEL_TAG.fullmatch(value):
-            raise ValueError("should be a model tag, NAME or NAME:VERSION")
+        if value is not None:
+            try:
+                Tag.parse(value)
+            except ValueError as exc:
+                raise ValueError(f"should be a model tag, NAME or NAME:VERSION ({exc})") from None
         return value
 
     @field_validator("url")
@@ -221,6 +239,13 @@ class RunnerConfig(BaseModel):
                 "should be an http:// or https:// URL with a host (or http+unix:// and a percent-encoded socket path)"
             )
         return value.strip().rstrip("/")
+
+    def to_spec(self, name: str) -> RunnerSpec:
+        """What the sidecar for this runner serves."""
+        batching = self.batching.to_options()
+        if self.model is not None:
+            return RunnerSpec(name, model=self.model, batching=batching)
+        return RunnerSpec(name, runnable=self.runnable, init_params=dict(self.init_params), batching=batching)
 
     @model_validator(mode="after")
     def _model_or_runnable(self) -> RunnerConfig:
@@ -338,7 +363,12 @@ class ApiConfig(BaseModel):
     @field_validator("runner")
     @classmethod
     def _check_runner(cls, value: str) -> str:
-        if not _RUNNER_METHOD.fullmatch(value):
+        name, _, method = value.rpartition(".")
+        try:
+            check_runner_name(name)
+        except ValueError:
+            raise ValueError("should be RUNNER.METHOD, e.g. 'iris_clf.predict'") from None
+        if not method.isidentifier():
             raise ValueError("should be RUNNER.METHOD, e.g. 'iris_clf.predict'")
         return value
 
@@ -410,7 +440,7 @@ class AccessLogConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     enabled: bool = True
-    skip_paths: list[str] = ["/metrics", "/healthz", "/livez", "/readyz"]
+    skip_paths: list[str] = list(INFRASTRUCTURE_PATHS)
 
 
 class LoggingConfig(BaseModel):
@@ -444,13 +474,13 @@ class TiffinConfig(BaseModel):
     def _check_runner_names(cls, value: dict[str, RunnerConfig]) -> dict[str, RunnerConfig]:
         by_env: dict[str, str] = {}
         for name in value:
-            if not _RUNNER_NAME.fullmatch(name):
-                raise KeyedError((name,), "a runner name may hold only letters, digits, _ and -")
-            other = by_env.setdefault(runner_url_env(name), name)
+            try:
+                check_runner_name(name)
+            except ValueError as exc:
+                raise KeyedError((name,), str(exc).partition(": ")[2]) from None
+            other = by_env.setdefault(url_variable(name), name)
             if other != name:
-                raise KeyedError(
-                    (name,), f"shares {runner_url_env(name)} with runner {other!r}; rename one"
-                )
+                raise KeyedError((name,), f"shares {url_variable(name)} with runner {other!r}; rename one")
         return value
 
     @model_validator(mode="after")
@@ -499,11 +529,6 @@ class TiffinConfig(BaseModel):
         return _source(self._sources, key)
 
 
-def runner_url_env(name: str) -> str:
-    """The variable with runner ``name``'s URL: ``iris-clf`` → ``TIFFIN_RUNNER_IRIS_CLF_URL``."""
-    return "TIFFIN_RUNNER_" + re.sub(r"[^A-Z0-9]", "_", name.upper()) + "_URL"
-
-
 # --- loading -----------------------------------------------------------------------------
 
 
@@ -529,7 +554,7 @@ def load_config(
             _set(data, tuple(key.split(".")), env[var], sources, f"environment variable {var}")
     runners = data.get("runners")
     for name in runners if isinstance(runners, dict) else ():
-        var = runner_url_env(str(name))
+        var = url_variable(str(name))
         if env.get(var):
             _set(data, ("runners", name, "url"), env[var], sources, f"environment variable {var}")
     for key, value in (overrides or {}).items():

@@ -22,7 +22,6 @@ import pydantic
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.server.http_errors import BadInput
 from app.io.base import IODescriptor, read_body
 from app.io.codec import json_response, jsonable, loads, type_schema, validation_detail
 from app.io.dataframe import PandasDataFrame
@@ -31,6 +30,7 @@ from app.io.file import File
 from app.io.jsonio import JSON, validate
 from app.io.ndarray import NumpyNdarray
 from app.io.text import Text
+from app.server.http_errors import BadInput
 
 __all__ = ["JSONBody", "TypedJSON", "descriptor_for_annotation", "json_body_model", "type_hints"]
 

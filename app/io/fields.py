@@ -7,20 +7,18 @@ DataFrame), write it back as JSON, and describe it in the OpenAPI document.
 
 from __future__ import annotations
 
-import types
-import typing
-from typing import Annotated, Any
-
 import functools
 import sys
-from typing import TYPE_CHECKING
+import types
+import typing
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
-from app.server.http_errors import BadInput
 from app.io.dataframe import PandasDataFrame
 from app.io.ndarray import NumpyNdarray
+from app.server.http_errors import BadInput
 
 if TYPE_CHECKING:
     import pandas as pd

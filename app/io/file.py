@@ -8,8 +8,8 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.server.http_errors import BadInput
 from app.io.base import IODescriptor, media_type_of, read_body
+from app.server.http_errors import BadInput
 
 __all__ = ["File"]
 

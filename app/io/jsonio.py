@@ -8,9 +8,9 @@ import pydantic
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.server.http_errors import BadInput
 from app.io.base import IODescriptor, read_body
 from app.io.codec import json_response, loads, type_schema, validation_detail
+from app.server.http_errors import BadInput
 
 __all__ = ["JSON"]
 

@@ -8,8 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.server.http_errors import BadInput
 from app.io.base import IODescriptor, header_param, read_body
+from app.server.http_errors import BadInput
 
 __all__ = ["Text"]
 

@@ -8,8 +8,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.process.shared_slots import Slots
 from app.server.http_errors import Overloaded, error_response
+from runners.wire.probes import INFRASTRUCTURE_PATHS
 
-EXEMPT = ("/livez", "/healthz", "/readyz", "/metrics")
+EXEMPT = INFRASTRUCTURE_PATHS
 
 
 class ConcurrencyLimitMiddleware:

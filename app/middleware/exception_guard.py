@@ -6,8 +6,8 @@ import logging
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.server.http_errors import ServiceError, error_response
 from app.middleware.tracking import TrackedSend
+from app.server.http_errors import ServiceError, error_response
 from runners.errors import RunnerError
 
 logger = logging.getLogger("tiffin.error")

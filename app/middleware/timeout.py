@@ -7,8 +7,8 @@ import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.server.http_errors import Timeout, error_response
 from app.middleware.tracking import TrackedSend
+from app.server.http_errors import Timeout, error_response
 from runners.wire import deadline
 
 

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
 
-from app.config.schema import ConfigError, TiffinConfig
+from app.config.problems import ConfigError
 from app.process.logs import configure_logging
+
+if TYPE_CHECKING:
+    from app.config.schema import TiffinConfig
+    from runners.spec import RunnerSpec
+
+EXIT_CONFIG = 2
 
 
 def run_api(config: TiffinConfig) -> int:
@@ -30,39 +39,54 @@ def run_serve(config: TiffinConfig) -> int:
     return serve(config)
 
 
-def run_runner(
-    config: TiffinConfig,
-    name: str,
-    *,
-    model: str | None,
-    host: str | None,
-    port: int | None,
-    uds: str | None = None,
-) -> int:
-    from runners.sidecar.server import serve
-
-    configure_logging(config.logging.level, access=config.logging.access.enabled)
-    spec = runner_spec(config, name, model)
-    return serve(
-        spec,
-        host=host or config.server.host,
-        port=port if port is not None else 3001,
-        uds=uds,
-        log_config=None,
-        graceful_timeout=float(config.server.graceful_timeout),
-    )
+def run_runner(config: TiffinConfig, args: argparse.Namespace) -> int:
+    """``tiffin runner NAME`` with its configuration: the sidecar for one runner of the YAML or the service."""
+    configure_logging((args.log_level or config.logging.level).upper(), access=config.logging.access.enabled)
+    graceful = args.graceful_timeout if args.graceful_timeout is not None else float(config.server.graceful_timeout)
+    return _serve_runner(runner_spec(config, args), args, host=args.host or config.server.host, graceful=graceful)
 
 
-def runner_spec(config: TiffinConfig, name: str, model: str | None) -> Any:
-    """What the sidecar for runner ``name`` serves: ``--model``, the YAML's runner, or the service's."""
+def run_runner_spec(args: argparse.Namespace) -> int:
+    """``tiffin runner NAME --spec JSON``: no configuration file, pydantic or service import on the way."""
     from runners.spec import RunnerSpec
 
+    configure_logging((args.log_level or "INFO").upper(), access=False)
+    try:
+        spec = RunnerSpec.from_json(args.spec)
+    except (ValueError, TypeError) as exc:
+        print(f"tiffin runner: --spec: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if spec.name != args.name:
+        print(f"tiffin runner: --spec names runner {spec.name!r}, not {args.name!r}", file=sys.stderr)
+        return EXIT_CONFIG
+    graceful = args.graceful_timeout if args.graceful_timeout is not None else 30.0
+    return _serve_runner(spec, args, host=args.host or "0.0.0.0", graceful=graceful)  # noqa: S104 - a server's default
+
+
+def _serve_runner(spec: RunnerSpec, args: argparse.Namespace, *, host: str, graceful: float) -> int:
+    from runners.sidecar.server import serve
+
+    port = args.port if args.port is not None else 3001
+    return serve(spec, host=host, port=port, uds=args.uds, log_config=None, graceful_timeout=graceful)
+
+
+def runner_spec(config: TiffinConfig, args: argparse.Namespace) -> RunnerSpec:
+    """What the sidecar for runner ``args.name`` serves: the command line's source, the YAML's runner, or the service's."""
+    from runners.spec import RunnerSpec
+
+    name = args.name
     runner_config = config.runners.get(name)
     batching = runner_config.batching.model_dump() if runner_config is not None else None
-    if model is not None:
-        return RunnerSpec.for_model(name, model, batching=batching)
-    if runner_config is not None and runner_config.model is not None:
-        return RunnerSpec.for_model(name, runner_config.model, batching=batching)
+    try:
+        if args.model is not None:
+            return RunnerSpec.for_model(name, args.model, batching=batching)
+        if args.runnable is not None:
+            init_params = json.loads(args.init_params) if args.init_params else {}
+            return RunnerSpec.for_runnable(name, args.runnable, init_params=init_params, batching=batching)
+    except ValueError as exc:
+        raise ConfigError("command line", f"runner {name}", str(exc)) from None
+    if runner_config is not None:
+        return runner_config.to_spec(name)
     from app.config.assemble import build_service
 
     service = build_service(config)

@@ -22,7 +22,8 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from app.config.schema import TiffinConfig, check_imports, runner_url_env
+from app.config.schema import TiffinConfig, check_imports
+from runners.spec import url_variable
 
 logger = logging.getLogger("tiffin.serve")
 
@@ -71,7 +72,7 @@ class Child:
 def sidecars(config: TiffinConfig, service_runners: list[str]) -> dict[str, int]:
     """Runners this command must start, each with its port."""
     wanted = [name for name, rc in config.runners.items() if not rc.url]
-    wanted += [n for n in service_runners if n not in config.runners and not os.environ.get(runner_url_env(n))]
+    wanted += [n for n in service_runners if n not in config.runners and not os.environ.get(url_variable(n))]
     return {name: config.server.port + 1 + i for i, name in enumerate(wanted)}
 
 
@@ -80,21 +81,17 @@ def _cli(*args: str) -> list[str]:
 
 
 def _runner_command(config: TiffinConfig, name: str, common: list[str]) -> list[str]:
-    """``tiffin runner NAME``; for a YAML runner of a stored model, ``python -m runners serve``.
+    """``tiffin runner NAME``: for a runner of the YAML, with its whole spec on the command line.
 
-    The latter serves the same spec without importing tiffin's configuration layer (pydantic and
-    the rest of ``app``): some 0.15 s less before the model starts loading, on the start's
-    critical path.
+    A YAML runner's sidecar then needs neither the config file nor tiffin's configuration layer
+    (pydantic and the rest of ``app``): some 0.15 s less before the model starts loading, on the
+    start's critical path. A runner only the Python service declares needs the service imported.
     """
     runner = config.runners.get(name)
-    if runner is None or runner.model is None:
+    if runner is None:
         return _cli("runner", name, *common)
-    batching = runner.batching
-    argv = [sys.executable, "-m", "runners", "serve", "--model", runner.model, "--name", name]
-    argv += ["--max-batch-size", str(batching.max_batch_size), "--max-latency-ms", str(batching.max_latency_ms)]
-    argv += ["--max-queue", str(batching.max_queue), "--graceful-timeout", str(config.server.graceful_timeout)]
-    argv += ["--log-level", config.logging.level.lower()]
-    return [*argv, "--no-batching"] if not batching.enabled else argv
+    options = ["--graceful-timeout", str(config.server.graceful_timeout), "--log-level", config.logging.level]
+    return _cli("runner", name, "--spec", runner.to_spec(name).to_json(), *options)
 
 
 def socket_path(socket_dir: str | None, name: str) -> str | None:
@@ -122,7 +119,7 @@ def plan(config: TiffinConfig, service_runners: list[str], socket_dir: str | Non
             argv += ["--uds", path]
             url = f"http+unix://{quote(path, safe='')}"
         children.append(Child(f"runner {name}", argv, env))
-        env = {**env, runner_url_env(name): url}
+        env = {**env, url_variable(name): url}
     server = config.server
     api_argv = _cli(
         "api", *common, "--host", server.host, "--port", str(server.port), "--workers", str(server.workers)

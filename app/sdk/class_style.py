@@ -18,10 +18,10 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
-from app.sdk.inference import InferenceAPI
-from app.sdk.fastapi_binding import bind_class_routes
 from app.io.annotations import JSONBody, descriptor_for_annotation, json_body_model
 from app.io.base import IODescriptor
+from app.sdk.fastapi_binding import bind_class_routes
+from app.sdk.inference import InferenceAPI
 from app.sdk.service import MountSpec, Service, Traffic, mount_prefix
 
 F = TypeVar("F", bound=Callable[..., Any])

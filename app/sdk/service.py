@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from app.sdk.inference import InferenceAPI, normalize_route
 from app.io.base import IODescriptor
+from app.sdk.inference import InferenceAPI, normalize_route
 
 if TYPE_CHECKING:
-    from runners import Runner
     from starlette.types import ASGIApp
+
+    from runners import Runner
 
 F = TypeVar("F", bound=Callable[..., Any])
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")

@@ -25,24 +25,25 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router, get_route_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.sdk import context
-from app.server.access_log import AccessLog
-from app.process.shared_slots import LocalSlots, Slots, shared
-from app.server.http_errors import MethodNotAllowed, NotFound, error_response
-from app.server.health import LIVE, Readiness, readyz
-from app.server.mount_lifespans import mounted_lifespans
-from app.server.http_metrics import CONTENT_TYPE_LATEST, HttpMetrics, exposition
 from app.middleware.body_limit import BodyLimitMiddleware
 from app.middleware.concurrency_limit import ConcurrencyLimitMiddleware
 from app.middleware.exception_guard import ErrorMiddleware
 from app.middleware.observe import ObserveMiddleware
 from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.timeout import TimeoutMiddleware
-from app.server.openapi import build_openapi
+from app.process.shared_slots import LocalSlots, Slots, shared
+from app.sdk import context
 from app.sdk.service import Service
+from app.server.access_log import AccessLog
+from app.server.health import Readiness, readyz
+from app.server.http_errors import MethodNotAllowed, NotFound, error_response
+from app.server.http_metrics import CONTENT_TYPE_LATEST, HttpMetrics, exposition
+from app.server.mount_lifespans import mounted_lifespans
+from app.server.openapi import build_openapi
+from app.server.route_templates import TemplateResolver
 from app.server.settings import Settings, settings_for
 from app.server.swagger import swagger_routes
-from app.server.route_templates import TemplateResolver
+from runners.wire.probes import LIVE_BODY, LIVENESS_PATHS, METRICS_PATH, READINESS_PATH
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -122,10 +123,9 @@ class ServiceApp:
 
     def _own_routes(self) -> list[BaseRoute]:
         routes: list[BaseRoute] = [
-            _route("/livez", _GET, self._livez, "livez"),
-            _route("/healthz", _GET, self._livez, "healthz"),
-            _route("/readyz", _GET, self._readyz, "readyz"),
-            _route("/metrics", _GET, self._metrics, "metrics"),
+            *(_route(path, _GET, self._livez, path[1:]) for path in LIVENESS_PATHS),
+            _route(READINESS_PATH, _GET, self._readyz, "readyz"),
+            _route(METRICS_PATH, _GET, self._metrics, "metrics"),
             _route("/docs.json", _GET, self._docs, "docs"),
         ]
         for api in self.service.apis:
@@ -142,7 +142,7 @@ class ServiceApp:
         return endpoint
 
     async def _livez(self, request: Request) -> Response:
-        return Response(LIVE.body, media_type="application/json")
+        return Response(LIVE_BODY, media_type="application/json")
 
     async def _readyz(self, request: Request) -> Response:
         return await readyz(self.readiness)

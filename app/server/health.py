@@ -79,5 +79,3 @@ async def readyz(readiness: Readiness) -> Response:
         error_body(message, detail), status_code=503, media_type="application/json", headers={"Retry-After": "1"}
     )
 
-
-LIVE = Response(b'{"status":"live"}', media_type="application/json")

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from app.io.base import IODescriptor
+from runners.wire.probes import LIVENESS_PATHS, METRICS_PATH, READINESS_PATH
 
 __all__ = ["DEFAULT_INFRA_PATHS", "ApiLike", "MountLike", "build_openapi"]
 
@@ -46,14 +47,13 @@ def _get(summary: str, ok: str, media_type: str = _JSON, unavailable: str | None
 
 
 DEFAULT_INFRA_PATHS: dict[str, dict[str, Any]] = {
-    "/livez": _get("Liveness", "The process serves."),
-    "/healthz": _get("Liveness (alias of /livez)", "The process serves."),
-    "/readyz": _get(
+    **{path: _get("Liveness", "The process serves.") for path in LIVENESS_PATHS},
+    READINESS_PATH: _get(
         "Readiness",
         "Every runner the service uses is ready.",
         unavailable="A runner is not ready yet, or the server is draining.",
     ),
-    "/metrics": _get("Prometheus metrics", "Metrics in the Prometheus text format.", "text/plain"),
+    METRICS_PATH: _get("Prometheus metrics", "Metrics in the Prometheus text format.", "text/plain"),
 }
 
 _ERROR_SCHEMA = {

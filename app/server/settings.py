@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.server.http_metrics import DEFAULT_BUCKETS
 from app.sdk.service import Service
+from app.server.http_metrics import DEFAULT_BUCKETS
+from runners.wire.probes import INFRASTRUCTURE_PATHS
 
-DEFAULT_SKIP = ("/metrics", "/healthz", "/livez", "/readyz")
+DEFAULT_SKIP = INFRASTRUCTURE_PATHS
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from runners.wire import rows
 from runners.errors import DeadlineExceeded, RunnerOverloaded, RunnerUnavailable, UnknownMethod, UnsupportedMediaType
+from runners.wire import rows
 
 __all__ = ["Lane", "Send"]
 

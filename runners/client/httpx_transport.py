@@ -13,7 +13,14 @@ from collections.abc import Mapping
 
 import httpx
 
-from runners.client.transport import ConnectFailed, ConnectionLost, ConnectTimedOut, RawResponse, TimedOut, TransportError
+from runners.client.transport import (
+    ConnectFailed,
+    ConnectionLost,
+    ConnectTimedOut,
+    RawResponse,
+    TimedOut,
+    TransportError,
+)
 
 __all__ = ["HttpxTransport"]
 

@@ -39,9 +39,7 @@ from typing import Any
 
 import orjson
 
-from runners.wire import protocol
 from runners.client.balancer import Balancer, Endpoint
-from runners.errors import DeadlineExceeded, RunnerError, RunnerUnavailable
 from runners.client.pool import PooledTransport
 from runners.client.transport import (
     ConnectFailed,
@@ -52,6 +50,8 @@ from runners.client.transport import (
     Transport,
     TransportError,
 )
+from runners.errors import DeadlineExceeded, RunnerError, RunnerUnavailable
+from runners.wire import protocol
 
 CONNECT_TIMEOUT = 1.0
 _ENCODABLE = (protocol.NPY, protocol.DATAFRAME, protocol.VALUE)

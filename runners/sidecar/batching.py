@@ -34,10 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from runners.wire import rows
 from runners.errors import DeadlineExceeded, InvalidInput, RunnerError, RunnerOverloaded, RunnerUnavailable
 from runners.runnable import MethodConfig
 from runners.spec import BatchingOptions
+from runners.wire import rows
 
 logger = logging.getLogger("runners.sidecar.batching")
 

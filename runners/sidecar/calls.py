@@ -1,9 +1,7 @@
-"""``POST /<method>``: one call of a runner method over HTTP, as a plain ASGI app.
+"""``POST /<method>``: one call of a runner method, answered as status, headers and body.
 
-Every inference request to the sidecar passes here, so it reads the ASGI scope and messages
-directly rather than building Starlette's ``Request`` and ``Response`` objects (and the
-sidecar's app sends these requests past its routing and middleware, see
-``runners.sidecar.server.RunnerApp``). What it does is the wire protocol of ``runners.wire.protocol``:
+Every inference request to the sidecar passes here, whichever server carried it (see
+``runners.sidecar.routes``). What it does is the wire protocol of ``runners.wire.protocol``:
 decode the body by its content type, send the caller's deadline along, answer in the best type
 the caller accepts, and turn every ``RunnerError`` into its JSON error with its status (and
 ``Retry-After`` when it has one). Each answer is counted in the method's metrics.
@@ -18,20 +16,22 @@ import time
 from collections.abc import Iterable
 
 import orjson
-from starlette.types import Message, Receive, Scope, Send
 
-from runners.wire import protocol
 from runners.errors import InvalidInput, RunnerError
 from runners.sidecar.host import ModelHost
+from runners.wire import protocol
 
-__all__ = ["MethodEndpoint", "answer", "error_body", "observe"]
+__all__ = ["Answer", "Headers", "answer", "error_body", "observe"]
 
-logger = logging.getLogger("runners.sidecar.server")
+logger = logging.getLogger("runners.sidecar")
+
+Headers = list[tuple[bytes, bytes]]
+Answer = tuple[int, Headers, bytes]  # status, headers (content-length is the server's to add), body
 
 _DEADLINE = protocol.DEADLINE_HEADER.lower().encode("latin-1")
 
 
-def error_body(err: RunnerError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+def error_body(err: RunnerError) -> Answer:
     """Status, headers (without content-length) and body of the JSON answer for ``err``."""
     headers = [(b"content-type", protocol.JSON.encode())]
     if err.retry_after is not None:
@@ -57,26 +57,8 @@ def _deadline(raw: bytes | None) -> float | None:
     return value
 
 
-async def _body(receive: Receive) -> bytes | None:
-    """The whole request body, or ``None`` if the caller went away first."""
-    chunks: list[bytes] = []
-    while True:
-        message: Message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def answer(
-    host: ModelHost, method: str, headers: Iterable[tuple[bytes, bytes]], body: bytes
-) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Status, headers (content-length is the caller's to add) and body answering one call.
-
-    Shared by the ASGI endpoint and the Unix-socket server (``runners.sidecar.unix_server``); the
-    method's metrics are the caller's to record once the answer is sent (``observe``).
-    """
+async def answer(host: ModelHost, method: str, headers: Iterable[tuple[bytes, bytes]], body: bytes) -> Answer:
+    """The answer to one call; its metrics are the server's to record once it is sent (``observe``)."""
     content_type: bytes | None = None
     accept = b""
     raw_deadline: bytes | None = None
@@ -108,20 +90,3 @@ def observe(host: ModelHost, method: str, status: int, started: float) -> None:
     observer = host.method_metrics(method)
     if observer is not None:
         observer.request(status, time.perf_counter() - started)
-
-
-class MethodEndpoint:
-    def __init__(self, host: ModelHost) -> None:
-        self.host = host
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        method = scope["path"][1:]
-        body = await _body(receive)
-        if body is None:
-            return
-        status, headers, payload = await answer(self.host, method, scope["headers"], body)
-        headers.append((b"content-length", str(len(payload)).encode("latin-1")))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
-        observe(self.host, method, status, started)

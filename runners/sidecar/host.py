@@ -10,10 +10,10 @@ import logging
 import time
 from typing import Any, Literal
 
-from runners.sidecar.batching import Batcher, ModelWorker
 from runners.errors import RunnerUnavailable, UnknownMethod
-from runners.sidecar.runner_metrics import MethodMetrics, RunnerMetrics
 from runners.runnable import Runnable
+from runners.sidecar.batching import Batcher, ModelWorker
+from runners.sidecar.runner_metrics import MethodMetrics, RunnerMetrics
 from runners.spec import Resolved, RunnerSpec, resolve
 from runners.store.model_store import ModelStore
 

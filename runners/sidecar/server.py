@@ -1,12 +1,13 @@
-"""The runner sidecar: one process, one model copy, served over HTTP (see ``runners.wire.protocol``).
+"""The runner sidecar: one process, one model copy, served over HTTP (see ``runners.sidecar.routes``).
 
-    build_app(spec) -> ASGI app    # for tests and embedding
+    build_app(spec) -> SidecarApp  # an ASGI app, for tests and embedding
     serve(spec, host, port)        # what ``tiffin runner NAME`` runs; returns an exit code
     serve(spec, host, port, uds="/run/tiffin/iris_clf.sock")   # also on a Unix socket
 
 With ``uds`` the sidecar listens on both: the Unix socket for API workers on the same machine
 (``http+unix://`` URLs, served by ``runners.sidecar.unix_server``, a cheaper hop than uvicorn over
-loopback TCP) and TCP for everyone else, Prometheus included.
+loopback TCP) and TCP for everyone else, Prometheus included. Both answer through the same
+``Routes``.
 
 ``/livez`` answers from the first moment; the model loads in the background after startup and
 ``/readyz`` turns 200 when it is loaded, and 503 again from SIGTERM on (``serve`` marks the host
@@ -21,53 +22,119 @@ import gc
 import importlib.util
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import orjson
 import uvicorn
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from prometheus_client import CollectorRegistry
+from starlette.types import Message, Receive, Scope, Send
 
-from runners.wire import protocol
-from runners.sidecar.calls import MethodEndpoint
-from runners.sidecar.unix_server import HopServer
+from runners.sidecar.calls import observe
 from runners.sidecar.host import ModelHost
+from runners.sidecar.routes import Routes, call_name
 from runners.sidecar.runner_metrics import RunnerMetrics
+from runners.sidecar.unix_server import UnixServer
 from runners.spec import RunnerSpec
 from runners.store.model_store import ModelStore
 
-logger = logging.getLogger("runners.sidecar.server")
+logger = logging.getLogger("runners.sidecar")
 
 EXIT_LOAD_FAILED = 3
 
 
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=protocol.JSON, headers=headers)
+class SidecarApp:
+    """The sidecar as a plain ASGI app: HTTP through ``Routes``, and a lifespan that loads the model.
 
-
-class RunnerApp(Starlette):
-    """Starlette for the probes, ``/info`` and ``/metrics``; calls of a loaded method skip it.
-
-    ``POST /<method>`` of a method the model has goes straight to the ``MethodEndpoint``, past
-    Starlette's middleware and routing; anything else (an unknown method, a call while the model
-    loads, a wrong HTTP method) takes the routed path to the same endpoint, or to a 404/405.
+    With ``unix_socket``, the lifespan also serves the same routes on that socket.
+    ``freeze_after_load`` (the sidecar process, not tests) hands what exists once the model is
+    loaded to ``gc.freeze()``.
     """
 
-    def __init__(self, *, calls: MethodEndpoint, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.calls = calls
+    def __init__(
+        self,
+        host: ModelHost,
+        registry: CollectorRegistry,
+        *,
+        on_load_error: Callable[[BaseException], None] | None = None,
+        unix_socket: str | None = None,
+        grace: float = 30.0,
+        freeze_after_load: bool = False,
+    ) -> None:
+        self.host = host
+        self.registry = registry
+        self.routes = Routes(host, registry)
+        self._on_load_error = on_load_error
+        self._unix_socket = unix_socket
+        self._grace = grace
+        self._freeze_after_load = freeze_after_load
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and self.calls.host.serves(scope["path"][1:]):
-            await self.calls(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        chunks: list[bytes] = []
+        while True:
+            message: Message = await receive()
+            if message["type"] != "http.request":
+                return  # the caller went away
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        method = scope["method"].encode("latin-1")
+        path: str = scope["path"]
+        status, headers, body = await self.routes.respond(method, path, scope["headers"], b"".join(chunks))
+        headers.append((b"content-length", str(len(body)).encode("latin-1")))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if method == b"HEAD" else body})
+        name = call_name(path)
+        if method == b"POST" and name is not None:
+            observe(self.host, name, status, started)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        await receive()  # lifespan.startup
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(self.lifespan())
+            except Exception as exc:
+                await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
+                return
+            await send({"type": "lifespan.startup.complete"})
+            await receive()  # lifespan.shutdown
+        await send({"type": "lifespan.shutdown.complete"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """Load the model in the background (and serve the Unix socket) until the context ends."""
+
+        def loaded(task: asyncio.Task[None]) -> None:
+            error = None if task.cancelled() else task.exception()  # the host has logged it
+            if error is not None and self._on_load_error is not None:
+                self._on_load_error(error)
+            elif error is None and not task.cancelled() and self._freeze_after_load:
+                # Everything loaded so far (the framework, the model) lives as long as the process:
+                # out of the collector's sight, a full collection scans only what serving makes,
+                # instead of stalling every request in flight for ~60 ms (150k objects, iris SVC).
+                gc.freeze()
+
+        loading = asyncio.create_task(self.host.load())
+        loading.add_done_callback(loaded)
+        unix: UnixServer | None = None
+        try:
+            if self._unix_socket is not None:
+                unix = UnixServer(self.routes)
+                await unix.start(self._unix_socket)
+            yield
+        finally:
+            if unix is not None:
+                await unix.close(self._grace)
+            loading.cancel()
+            await asyncio.gather(loading, return_exceptions=True)
+            await self.host.close()
 
 
 def build_app(
@@ -79,79 +146,17 @@ def build_app(
     unix_socket: str | None = None,
     grace: float = 30.0,
     freeze_after_load: bool = False,
-) -> RunnerApp:
-    """The sidecar's ASGI app; with ``unix_socket``, its lifespan also serves calls on that socket.
-
-    ``freeze_after_load`` (the sidecar process, not tests) hands what exists once the model is
-    loaded to ``gc.freeze()``.
-    """
+) -> SidecarApp:
     registry = registry if registry is not None else CollectorRegistry()
     host = ModelHost(spec, metrics=RunnerMetrics(registry), store=store)
-
-    calls = MethodEndpoint(host)
-
-    async def livez(request: Request) -> Response:
-        return _json({"status": "alive"})
-
-    async def readyz(request: Request) -> Response:
-        if host.ready:
-            return _json({"status": "ready"})
-        return _json({"status": host.state, "error": host.error}, 503, {"Retry-After": "1"})
-
-    async def info(request: Request) -> Response:
-        return _json(host.describe())
-
-    async def metrics(request: Request) -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        kind = "NotFound" if exc.status_code == 404 else "MethodNotAllowed" if exc.status_code == 405 else "HTTPError"
-        return _json({"error": str(exc.detail), "type": kind}, exc.status_code, dict(exc.headers or {}))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        def loaded(task: asyncio.Task[None]) -> None:
-            error = None if task.cancelled() else task.exception()  # the host has logged it
-            if error is not None and on_load_error is not None:
-                on_load_error(error)
-            elif error is None and not task.cancelled() and freeze_after_load:
-                # Everything loaded so far (the framework, the model) lives as long as the process:
-                # out of the collector's sight, a full collection scans only what serving makes,
-                # instead of stalling every request in flight for ~60 ms (150k objects, iris SVC).
-                gc.freeze()
-
-        loading = asyncio.create_task(host.load())
-        loading.add_done_callback(loaded)
-        hop: HopServer | None = None
-        try:
-            if unix_socket is not None:
-                hop = HopServer(host)
-                await hop.start(unix_socket)
-            yield
-        finally:
-            if hop is not None:
-                await hop.close(grace)
-            loading.cancel()
-            await asyncio.gather(loading, return_exceptions=True)
-            await host.close()
-
-    app = RunnerApp(
-        routes=[
-            Route("/livez", livez, methods=["GET"]),
-            Route("/healthz", livez, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/info", info, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-            Route("/{method}", calls, methods=["POST"]),
-        ],
-        lifespan=lifespan,
-        exception_handlers={HTTPException: http_error},
-        calls=calls,
+    return SidecarApp(
+        host,
+        registry,
+        on_load_error=on_load_error,
+        unix_socket=unix_socket,
+        grace=grace,
+        freeze_after_load=freeze_after_load,
     )
-    app.state.host = host
-    app.state.registry = registry
-    return app
 
 
 class _Server(uvicorn.Server):
@@ -211,17 +216,10 @@ def serve(
         timeout_graceful_shutdown=math.ceil(graceful_timeout),
         server_header=False,
     )
-    server = _Server(config, app.state.host)
+    server = _Server(config, app.host)
     server.run()
     if failed:
         logger.error("runner %s stopped: its model did not load", spec.name)
         return EXIT_LOAD_FAILED
     return 0 if server.started else 1
 
-
-if __name__ == "__main__":  # python -m runners.sidecar.server --model TAG [--port N ...], as python -m runners serve
-    import sys
-
-    from runners.__main__ import main
-
-    sys.exit(main(["serve", *sys.argv[1:]]))

@@ -7,14 +7,7 @@ instead, served by this module, because the hop is on every request's path: uvic
 two writes, so the caller wakes twice); this server, with the same httptools parser, about 18 µs,
 and a round trip takes ~90 µs instead of ~150 µs (1×4 ``.npy`` echo, one client, 2-core VM).
 
-What it answers, in the formats of ``runners.wire.protocol``::
-
-    POST /<method>            a call of the model (``runners.sidecar.calls.answer``), as over TCP
-    GET  /livez, /healthz     200
-    GET  /readyz              200 once the model is loaded; 503 while it loads or drains
-    anything else             404, or 405 for a known path with the wrong HTTP method
-
-Each answer is one write: head and body together. Connections are kept alive (HTTP/1.1;
+It answers what uvicorn answers, through the same ``runners.sidecar.routes.Routes``. Each answer is one write: head and body together. Connections are kept alive (HTTP/1.1;
 ``connection: close`` is honoured) and requests on one connection are answered in order; a
 request that does not parse is answered 400 and its connection closed. ``close(grace)`` stops
 accepting, lets calls in progress finish for up to ``grace`` seconds, then closes every
@@ -38,18 +31,19 @@ from typing import cast
 import httptools
 import orjson
 
+from runners.sidecar.calls import Answer, Headers, observe
+from runners.sidecar.routes import Routes, call_name
 from runners.wire import protocol
-from runners.sidecar.calls import answer, observe
-from runners.sidecar.host import ModelHost
 
-__all__ = ["HopServer", "bind_unix"]
+__all__ = ["UnixServer", "bind_unix"]
 
-logger = logging.getLogger("runners.hop")
+logger = logging.getLogger("runners.sidecar.unix")
 
-_PROBES = (b"/livez", b"/healthz", b"/readyz")
-_JSON = protocol.JSON.encode()
-_NOT_ALLOWED = {"error": "Method Not Allowed", "type": "MethodNotAllowed"}
-Headers = list[tuple[bytes, bytes]]
+_BAD_REQUEST: Answer = (
+    400,
+    [(b"content-type", protocol.JSON.encode())],
+    orjson.dumps({"error": "Bad Request", "type": "InvalidInput"}),
+)
 
 
 def bind_unix(path: str) -> socket.socket:
@@ -79,10 +73,6 @@ def _response(status: int, headers: Headers, body: bytes, *, keep_alive: bool, h
     return b"".join(parts)
 
 
-def _json(status: int, body: object, headers: Headers | None = None) -> tuple[int, Headers, bytes]:
-    return status, [(b"content-type", _JSON), *(headers or [])], orjson.dumps(body)
-
-
 @dataclass(slots=True)
 class _Request:
     method: bytes
@@ -92,9 +82,9 @@ class _Request:
     keep_alive: bool
 
 
-class HopServer:
-    def __init__(self, host: ModelHost) -> None:
-        self.host = host
+class UnixServer:
+    def __init__(self, routes: Routes) -> None:
+        self.routes = routes
         self.path: str | None = None
         self.closing = False
         self._server: asyncio.AbstractServer | None = None
@@ -136,29 +126,11 @@ class HopServer:
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
 
-    async def respond(self, request: _Request) -> tuple[int, Headers, bytes]:
-        path = request.target.partition(b"?")[0]
-        if path in _PROBES:
-            if request.method not in (b"GET", b"HEAD"):
-                return _json(405, _NOT_ALLOWED, [(b"allow", b"GET, HEAD")])
-            if path != b"/readyz":
-                return _json(200, {"status": "alive"})
-            if self.host.ready and not self.closing:
-                return _json(200, {"status": "ready"})
-            state = "draining" if self.closing and self.host.ready else self.host.state
-            return _json(503, {"status": state, "error": self.host.error}, [(b"retry-after", b"1")])
-        name = path[1:].decode("latin-1")
-        if not name or "/" in name:
-            return _json(404, {"error": "Not Found", "type": "NotFound"})
-        if request.method != b"POST":
-            return _json(405, _NOT_ALLOWED, [(b"allow", b"POST")])
-        return await answer(self.host, name, request.headers, request.body)
-
 
 class _Connection(asyncio.Protocol):
     """One client connection: requests parsed by httptools, answered in order by one task at a time."""
 
-    def __init__(self, server: HopServer) -> None:
+    def __init__(self, server: UnixServer) -> None:
         self._server = server
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
@@ -179,7 +151,7 @@ class _Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:  # also an upgrade: not spoken here
             logger.debug("bad request on the runner's socket: %s", exc)
-            self._write(_response(*_json(400, {"error": "Bad Request", "type": "InvalidInput"}), keep_alive=False))
+            self._write(_response(*_BAD_REQUEST, keep_alive=False))
             self.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -218,13 +190,15 @@ class _Connection(asyncio.Protocol):
             while self._queue and self._transport is not None:
                 request = self._queue.popleft()
                 started = time.perf_counter()
-                status, headers, body = await self._server.respond(request)
+                path = request.target.partition(b"?")[0].decode("latin-1")
+                routes = self._server.routes
+                status, headers, body = await routes.respond(request.method, path, request.headers, request.body)
                 keep_alive = request.keep_alive and not self._server.closing
                 head_only = request.method == b"HEAD"
                 self._write(_response(status, headers, body, keep_alive=keep_alive, head_only=head_only))
-                if request.method == b"POST":
-                    method = request.target[1:].partition(b"?")[0].decode("latin-1")
-                    observe(self._server.host, method, status, started)
+                name = call_name(path)
+                if request.method == b"POST" and name is not None:
+                    observe(routes.host, name, status, started)
                 if not keep_alive:
                     self._close()
                     return

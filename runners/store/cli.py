@@ -1,6 +1,7 @@
-"""``models list|get|delete|import`` as argparse subcommands over ``runners.models``:
-``add_commands(subparsers)`` registers them (the ``tiffin`` CLI and ``python -m runners`` both
-call it); each sets ``func(args) -> int`` (an exit code) on the parsed namespace.
+"""``tiffin models list|get|delete|import``: argparse subcommands over ``runners.models``.
+
+``add_commands(subparsers)`` registers them; each sets ``func(args) -> int`` (an exit code) on
+the parsed namespace.
 """
 
 from __future__ import annotations

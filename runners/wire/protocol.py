@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 import orjson
 
+from runners.errors import InvalidInput, UnsupportedMediaType
 from runners.wire import npy
 from runners.wire.deadline import HEADER as DEADLINE_HEADER
-from runners.errors import InvalidInput, UnsupportedMediaType
 
 NPY = "application/x-npy"
 DATAFRAME = "application/vnd.tiffin.dataframe+json"

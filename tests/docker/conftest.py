@@ -33,10 +33,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-import docker
 import httpx
 import pytest
 
+import docker
 from tests.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 
+import docker
 from tests.docker.conftest import (
     LOCAL_BASE,
     ROOT,

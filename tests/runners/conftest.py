@@ -19,7 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from runners.imports import import_object
+from runners.imports import import_target
+from runners.spec import RunnerSpec
+from tests.procs import tiffin
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = Path(__file__).resolve().parent / "sample_runnables.py"
@@ -57,7 +59,7 @@ def iris_models(tiffin_home: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def samples() -> Any:
     """The test runnables module, loaded by path (independent of pytest's import mode)."""
-    return sys.modules[import_object(f"{SAMPLES}:Doubler").__module__]
+    return sys.modules[import_target(f"{SAMPLES}:Doubler").__module__]
 
 
 def free_port() -> int:
@@ -106,7 +108,7 @@ def wait_ready(sidecar: Sidecar, within: float = READY_WITHIN) -> None:
 
 @pytest.fixture(scope="session")
 def start_sidecar(tmp_path_factory: pytest.TempPathFactory, tiffin_home: Path) -> Iterator[Callable[..., Sidecar]]:
-    """``start_sidecar("--model", tag, port=None, ready=True)``: a ``python -m runners serve`` process."""
+    """``start_sidecar("NAME", "--model", tag, port=None, ready=True)``: a ``tiffin runner`` process."""
     started: list[Sidecar] = []
     logs = tmp_path_factory.mktemp("sidecar_logs")
 
@@ -115,7 +117,7 @@ def start_sidecar(tmp_path_factory: pytest.TempPathFactory, tiffin_home: Path) -
         log = logs / f"sidecar-{len(started)}-{port}.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "runners", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+                [*tiffin("runner", *args), "--host", "127.0.0.1", "--port", str(port)],
                 cwd=REPO,
                 env={**os.environ, "TIFFIN_HOME": str(tiffin_home), "PYTHONUNBUFFERED": "1"},
                 stdout=out,
@@ -136,15 +138,15 @@ def start_sidecar(tmp_path_factory: pytest.TempPathFactory, tiffin_home: Path) -
 @pytest.fixture(scope="session")
 def iris_sidecar(start_sidecar: Callable[..., Sidecar], iris_models: dict[str, str]) -> Sidecar:
     """One iris_clf sidecar shared by the tests that only read from it."""
-    return start_sidecar("--model", "iris_clf:latest", "--name", "iris_clf")
+    return start_sidecar("iris_clf", "--model", "iris_clf:latest")
 
 
 @pytest.fixture(scope="session")
 def doubler_sidecar(start_sidecar: Callable[..., Sidecar]) -> Sidecar:
-    return start_sidecar(
-        "--runnable", f"{SAMPLES}:Doubler", "--name", "doubler", "--init-params", '{"delay": 0.002}',
-        "--max-batch-size", "32", "--max-latency-ms", "5",
-    )  # fmt: skip
+    spec = RunnerSpec.for_runnable(
+        "doubler", f"{SAMPLES}:Doubler", init_params={"delay": 0.002}, batching={"max_batch_size": 32, "max_latency_ms": 5}
+    )
+    return start_sidecar("doubler", "--spec", spec.to_json())
 
 
 @pytest.fixture

@@ -7,14 +7,14 @@ from typing import Any
 import httpx
 import numpy as np
 
-from runners.imports import import_object
+from runners.imports import import_target
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "custom_runnable.py"
 PROBE = [[5.9, 3.0, 5.1, 1.8]]
 
 
 def test_in_process() -> None:
-    runner = import_object(f"{EXAMPLE}:iris_centroids_runner")
+    runner = import_target(f"{EXAMPLE}:iris_centroids_runner")
     assert runner.name == "iris_centroids" and runner.predict.config.batchable
     runner.init_local()
     assert runner.predict.run(np.array(PROBE)).tolist() == [2]
@@ -24,7 +24,7 @@ def test_in_process() -> None:
 
 def test_served_by_a_sidecar_by_module_path_and_by_file_path(start_sidecar: Callable[..., Any]) -> None:
     for target in ("examples.custom_runnable:IrisCentroids", f"{EXAMPLE}:IrisCentroids"):
-        sidecar = start_sidecar("--runnable", target, "--name", "iris_centroids", "--init-params", '{"shrink": 0.1}')
+        sidecar = start_sidecar("iris_centroids", "--runnable", target, "--init-params", '{"shrink": 0.1}')
         with httpx.Client(base_url=sidecar.url, timeout=10) as client:
             assert client.post("/predict", json=PROBE * 3).json() == [2, 2, 2]
             info = client.get("/info").json()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.imports import ImportTargetError, import_target, is_import_target, parse_target
+from runners.imports import ImportTargetError, import_target, is_import_target, parse_target
 
 
 @pytest.fixture(autouse=True)

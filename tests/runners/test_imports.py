@@ -3,31 +3,31 @@ from pathlib import Path
 
 import pytest
 
-from runners.imports import ImportFromStringError, import_object, path_of
+from runners.imports import ImportTargetError, import_target, path_of
 from runners.runnable import Runnable
 
 SAMPLES = Path(__file__).resolve().parent / "sample_runnables.py"
 
 
 def test_module_and_file_forms() -> None:
-    assert import_object("json:dumps") is __import__("json").dumps
-    assert import_object("os.path:join.__name__") == "join"
-    doubler = import_object(f"{SAMPLES}:Doubler")
+    assert import_target("json:dumps") is __import__("json").dumps
+    assert import_target("os.path:join.__name__") == "join"
+    doubler = import_target(f"{SAMPLES}:Doubler")
     assert issubclass(doubler, Runnable)
-    assert import_object(f"{SAMPLES}:Doubler") is doubler  # the file is loaded once
+    assert import_target(f"{SAMPLES}:Doubler") is doubler  # the file is loaded once
 
 
 @pytest.mark.parametrize("bad", ["json", "json:", ":x", "json:nope", "no_such_module_here:x", "missing_file.py:X"])
 def test_bad_paths_say_what_is_wrong(bad: str) -> None:
-    with pytest.raises(ImportFromStringError):
-        import_object(bad)
+    with pytest.raises(ImportTargetError):
+        import_target(bad)
 
 
 def test_path_of_names_what_another_process_can_import() -> None:
     from runners.sklearn import SklearnRunnable
 
     assert path_of(SklearnRunnable) == "runners.sklearn:SklearnRunnable"
-    doubler = import_object(f"{SAMPLES}:Doubler")
+    doubler = import_target(f"{SAMPLES}:Doubler")
     assert path_of(doubler) == f"{SAMPLES}:Doubler"  # loaded from a file: named by its path
 
     class Local(Runnable):

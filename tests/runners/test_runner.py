@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import runners
-from runners.wire import deadline
 from runners.errors import DeadlineExceeded, RunnerUnavailable
-from runners.runner import Runner, url_variable
-from runners.spec import BatchingOptions, RunnerSpec
+from runners.runner import Runner
+from runners.spec import BatchingOptions, RunnerSpec, url_variable
+from runners.wire import deadline
 
 SAMPLES = Path(__file__).resolve().parent / "sample_runnables.py"
 PROBE = np.array([[5.9, 3.0, 5.1, 1.8]])
@@ -47,6 +47,7 @@ def test_method_configs_override_the_class(samples: Any) -> None:
 
 def test_url_from_configure_else_the_environment(samples: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert url_variable("iris_clf") == "TIFFIN_RUNNER_IRIS_CLF_URL"
+    assert url_variable("text-summarizer2") == "TIFFIN_RUNNER_TEXT_SUMMARIZER2_URL"
     assert url_variable("iris-clf.v2") == "TIFFIN_RUNNER_IRIS_CLF_V2_URL"
     runner = Runner(samples.Doubler, name="my-doubler")
     assert runner.url is None

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from runners.imports import ImportFromStringError
+from runners.imports import ImportTargetError
 from runners.spec import BatchingOptions, RunnerSpec, resolve
 
 SAMPLES = Path(__file__).resolve().parent / "sample_runnables.py"
@@ -44,7 +44,7 @@ def test_resolve_a_runnable_without_loading_it() -> None:
     assert resolved.methods["double"].batchable
     with pytest.raises(TypeError, match="not a runners.Runnable"):
         resolve(RunnerSpec("d", runnable="json:dumps"))
-    with pytest.raises(ImportFromStringError):
+    with pytest.raises(ImportTargetError):
         resolve(RunnerSpec("d", runnable="no_such_module_here:Thing"))
 
 

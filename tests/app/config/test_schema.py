@@ -12,7 +12,6 @@ from app.config.schema import (
     TiffinConfig,
     check_imports,
     load_config,
-    runner_url_env,
 )
 
 REPO = Path(__file__).resolve().parents[3]
@@ -460,11 +459,6 @@ def test_empty_env_value_is_unset_and_other_runners_are_ignored(tmp_path: Path) 
     env = {"TIFFIN_PORT": "", "TIFFIN_RUNNER_OTHER_URL": "http://x:1"}
     config = load_config(write(tmp_path, "server: {port: 4000}\n" + RUNNER_AND_API), env=env)
     assert config.server.port == 4000 and "other" not in config.runners
-
-
-def test_runner_url_env_name() -> None:
-    assert runner_url_env("iris_clf") == "TIFFIN_RUNNER_IRIS_CLF_URL"
-    assert runner_url_env("text-summarizer2") == "TIFFIN_RUNNER_TEXT_SUMMARIZER2_URL"
 
 
 def test_runner_url_from_env_for_a_dashed_name(tmp_path: Path) -> None:

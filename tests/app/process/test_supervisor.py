@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from app.config.schema import load_config
 from app.process.supervisor import plan
+from runners.spec import BatchingOptions, RunnerSpec
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -38,9 +39,12 @@ def test_a_yaml_runner_of_a_stored_model_starts_without_the_config_layer(tmp_pat
     )
     config = load_config(yaml, env={}, overrides={"server.port": 5000})
     model, runnable, _ = plan(config, ["m", "r"], None)
-    assert model.argv[1:4] == ["-m", "runners", "serve"]
-    assert model.argv[4:] == [
-        "--model", "m:v1", "--name", "m", "--max-batch-size", "8", "--max-latency-ms", "2.5", "--max-queue", "1024",
-        "--graceful-timeout", "7.0", "--log-level", "warning", "--no-batching", "--host", "127.0.0.1", "--port", "5001",
+    assert model.argv[1:6] == ["-m", "app.cli", "runner", "m", "--spec"]
+    assert RunnerSpec.from_json(model.argv[6]) == RunnerSpec(
+        "m", model="m:v1", batching=BatchingOptions(enabled=False, max_batch_size=8, max_latency_ms=2.5)
+    )
+    assert model.argv[7:] == [
+        "--graceful-timeout", "7.0", "--log-level", "WARNING", "--host", "127.0.0.1", "--port", "5001",
     ]  # fmt: skip
+    assert RunnerSpec.from_json(runnable.argv[6]).runnable == "tests.runners.sample_runnables:Doubler"
     assert runnable.argv[1:5] == ["-m", "app.cli", "runner", "r"]

@@ -9,9 +9,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from app import Service
-from app.process.shared_slots import LocalSlots
 from app.config.schema import TiffinConfig
 from app.io import File, Text
+from app.process.shared_slots import LocalSlots
 
 
 def make_service() -> Service:

@@ -8,8 +8,8 @@ from starlette.testclient import TestClient
 
 from app import Service
 from app.config.schema import TiffinConfig
-from app.server.health import Readiness
 from app.io import Text
+from app.server.health import Readiness
 
 
 def make_service() -> Service:

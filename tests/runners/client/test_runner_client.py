@@ -14,14 +14,14 @@ import pandas as pd
 import pytest
 from prometheus_client import CollectorRegistry
 
-from runners.wire import protocol
 from runners.client.balancer import Balancer
-from runners.client.runner_client import RunnerClient
 from runners.client.httpx_transport import HttpxTransport
+from runners.client.runner_client import RunnerClient
 from runners.client.transport import ConnectFailed, ConnectionLost, ConnectTimedOut, RawResponse, TimedOut
 from runners.errors import DeadlineExceeded, RunnerError, RunnerOverloaded, RunnerUnavailable, UnknownMethod
 from runners.sidecar.server import build_app
 from runners.spec import RunnerSpec
+from runners.wire import protocol
 
 T = TypeVar("T")
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_runnables.py"
@@ -213,8 +213,8 @@ def test_hosts_resolved_to_addresses_keep_their_host_header() -> None:
 @contextlib.asynccontextmanager
 async def in_process_runner() -> AsyncIterator[RunnerClient]:
     app = build_app(RunnerSpec("doubler", runnable=f"{SAMPLES}:Doubler"), registry=CollectorRegistry())
-    async with app.router.lifespan_context(app):
-        while not app.state.host.ready:
+    async with app.lifespan():
+        while not app.host.ready:
             await asyncio.sleep(0.01)
         transport = HttpxTransport(inner=httpx.ASGITransport(app=app))
         client = RunnerClient("doubler", "http://127.0.0.1:3001", transport=transport)

@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 
-from runners.sidecar.batching import Batcher, ModelWorker
 from runners.errors import DeadlineExceeded, InvalidInput, RunnerError, RunnerOverloaded, RunnerUnavailable
 from runners.runnable import MethodConfig
+from runners.sidecar.batching import Batcher, ModelWorker
 from runners.spec import BatchingOptions
 
 T = TypeVar("T")

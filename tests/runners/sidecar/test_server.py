@@ -15,10 +15,10 @@ import orjson
 import pandas as pd
 from prometheus_client import CollectorRegistry
 
-from runners.wire import protocol
 from runners.sidecar.server import build_app
 from runners.spec import BatchingOptions, RunnerSpec
 from runners.store.model_store import ModelStore
+from runners.wire import protocol
 
 T = TypeVar("T")
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_runnables.py"
@@ -39,7 +39,7 @@ async def serving(
     spec: RunnerSpec, *, ready: bool = True, **options: Any
 ) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
     app = build_app(spec, registry=CollectorRegistry(), **options)
-    async with app.router.lifespan_context(app):
+    async with app.lifespan():
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://runner") as client:
             if ready:
@@ -186,7 +186,7 @@ def test_livez_answers_while_the_model_loads_and_readyz_follows_the_model() -> N
             loading = await client.post("/double", json=[[1.0]])
             assert loading.status_code == 503 and loading.headers["retry-after"] == "1"
             assert (await until(client, lambda r: r.status_code == 200)).status_code == 200
-            app.state.host.drain()  # what SIGTERM does
+            app.host.drain()  # what SIGTERM does
             response = await client.get("/readyz")
             assert response.status_code == 503 and response.json()["status"] == "draining"
             assert (await client.post("/double", json=[[1.0]])).status_code == 200  # in-flight work still served

@@ -1,4 +1,4 @@
-"""Real sidecar processes: ``python -m runners serve`` on free ports."""
+"""Real sidecar processes: ``tiffin runner`` on free ports."""
 
 import asyncio
 import io
@@ -6,7 +6,6 @@ import os
 import pickle
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from sklearn.datasets import load_iris
 
 import runners
 from runners.wire import protocol
+from tests.procs import tiffin
 
 PROBE = [[5.9, 3.0, 5.1, 1.8]]
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_runnables.py"
@@ -117,7 +117,7 @@ def test_mixed_multi_row_requests_are_split_back_to_every_caller(
 def test_sigterm_lets_work_in_flight_finish_then_exits_cleanly(
     start_sidecar: Callable[..., Any], tmp_path: Path
 ) -> None:
-    sidecar = start_sidecar("--runnable", f"{SAMPLES}:Doubler", "--name", "draining")
+    sidecar = start_sidecar("draining", "--runnable", f"{SAMPLES}:Doubler")
     started = tmp_path / "started"
     answer: list[httpx.Response] = []
     call = threading.Thread(
@@ -137,8 +137,7 @@ def test_sigterm_lets_work_in_flight_finish_then_exits_cleanly(
 
 
 def test_a_model_that_cannot_load_stops_the_process(tiffin_home: Path) -> None:
-    # Also the module form of the entry point: python -m runners.sidecar.server
-    argv = [sys.executable, "-m", "runners.sidecar.server", "--model", "no_such_model:latest", "--host", "127.0.0.1"]
+    argv = tiffin("runner", "nope", "--model", "no_such_model:latest", "--host", "127.0.0.1")
     result = subprocess.run(
         [*argv, "--port", "0"],
         check=False,
@@ -156,7 +155,7 @@ def test_a_model_that_cannot_load_stops_the_process(tiffin_home: Path) -> None:
 def test_the_client_fails_fast_while_the_runner_is_down_and_recovers_when_it_returns(
     start_sidecar: Callable[..., Any], samples: Any
 ) -> None:
-    sidecar = start_sidecar("--runnable", f"{SAMPLES}:Doubler", "--name", "phoenix")
+    sidecar = start_sidecar("phoenix", "--runnable", f"{SAMPLES}:Doubler")
     runner = runners.Runner(samples.Doubler, name="phoenix")
     runner.configure(url=sidecar.url, timeout=30)
 
@@ -174,7 +173,7 @@ def test_the_client_fails_fast_while_the_runner_is_down_and_recovers_when_it_ret
             assert time.monotonic() - started < 2.0
         assert not await runner.is_ready()
         back = await asyncio.to_thread(
-            start_sidecar, "--runnable", f"{SAMPLES}:Doubler", "--name", "phoenix", port=sidecar.port
+            start_sidecar, "phoenix", "--runnable", f"{SAMPLES}:Doubler", port=sidecar.port
         )
         assert await call() == "hi"  # new connections to the new process
         assert await runner.is_ready()
@@ -188,7 +187,7 @@ def test_the_pooled_transport_over_a_unix_socket_while_tcp_keeps_serving_metrics
     start_sidecar: Callable[..., Any], samples: Any, tmp_path: Path, scrape: Callable[[str], dict[str, float]]
 ) -> None:
     sock = tmp_path / "doubler.sock"
-    sidecar = start_sidecar("--runnable", f"{SAMPLES}:Doubler", "--name", "unixy", "--uds", str(sock))
+    sidecar = start_sidecar("unixy", "--runnable", f"{SAMPLES}:Doubler", "--uds", str(sock))
     runner = runners.Runner(samples.Doubler, name="unixy")
     runner.configure(url=f"http+unix://{quote(str(sock), safe='')}")
     rng = np.random.default_rng(7)

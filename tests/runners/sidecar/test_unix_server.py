@@ -30,9 +30,9 @@ def run(coro: Awaitable[T]) -> T:
 async def sidecar(sock: Path, *, ready: bool = True, **init: Any) -> AsyncIterator[Any]:
     spec = RunnerSpec("doubler", runnable=f"{SAMPLES}:Doubler", init_params=init)
     app = build_app(spec, registry=CollectorRegistry(), unix_socket=str(sock), grace=5.0)
-    async with app.router.lifespan_context(app):
+    async with app.lifespan():
         deadline = time.monotonic() + 30
-        while ready and not app.state.host.ready and time.monotonic() < deadline:
+        while ready and not app.host.ready and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         yield app
 
@@ -67,7 +67,7 @@ def test_calls_errors_and_probes_through_the_pooled_client(tmp_path: Path) -> No
             assert crashed.value.detail == "RuntimeError"
             assert await client.ready()
             await client.aclose()
-            text = app.state.registry.get_sample_value(
+            text = app.registry.get_sample_value(
                 "tiffin_runner_requests_total", {"runner": "doubler", "method": "double", "status": "200"}
             )
             assert text == 1.0
@@ -83,7 +83,7 @@ def test_probes_and_wrong_paths_answer_like_the_tcp_side(tmp_path: Path) -> None
             loading = await exchange(sock, b"GET /readyz HTTP/1.1\r\nhost: x\r\n\r\n")
             assert loading.startswith(b"HTTP/1.1 503 ") and b"retry-after: 1\r\n" in loading
             assert (await exchange(sock, b"GET /livez HTTP/1.1\r\nhost: x\r\n\r\n")).startswith(b"HTTP/1.1 200 ")
-            while not app.state.host.ready:
+            while not app.host.ready:
                 await asyncio.sleep(0.01)
             ready = await exchange(sock, b"GET /readyz HTTP/1.1\r\nhost: x\r\n\r\n")
             assert ready.startswith(b"HTTP/1.1 200 ") and ready.endswith(b'{"status":"ready"}')

@@ -6,8 +6,8 @@ import orjson
 import pandas as pd
 import pytest
 
-from runners.wire import protocol
 from runners.errors import InvalidInput, UnsupportedMediaType
+from runners.wire import protocol
 
 
 def npy(array: np.ndarray, **kwargs: object) -> bytes:

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from runners.wire import rows
 from runners.errors import RunnerError
+from runners.wire import rows
 
 
 def test_arrays_share_a_key_only_with_the_same_dtype_and_row_shape() -> None:
