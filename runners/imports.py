@@ -139,7 +139,7 @@ def _module_name_for(path: Path) -> str:
             found = None
         if found is not None and found.origin and Path(found.origin).resolve() == path:
             return stem
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    digest = hashlib.sha1(str(path).encode(), usedforsecurity=False).hexdigest()[:10]
     safe_stem = re.sub(r"\W", "_", stem)
     return f"_tiffin_file_{safe_stem}_{digest}"
 

@@ -39,11 +39,11 @@ from runners.client.runner_client import RunnerClient
 from runners.errors import DeadlineExceeded, RunnerUnavailable
 from runners.imports import path_of
 from runners.runnable import MethodConfig, Runnable
-from runners.spec import BatchingOptions, RunnerSpec, resolve, url_variable
+from runners.spec import BatchingOptions, RunnerSpec, url_variable
 from runners.wire import deadline as deadlines
 
 if TYPE_CHECKING:
-    from runners.store.model_store import ModelStore, StoredModel
+    from runners.store.model_store import StoredModel
 
 logger = logging.getLogger("runners.runner")
 
@@ -126,18 +126,6 @@ class Runner:
             model=model,
         )
 
-    @classmethod
-    def from_spec(cls, spec: RunnerSpec, *, store: ModelStore | None = None) -> Runner:
-        """The handle for a configured runner (reads the model's metadata, does not load it)."""
-        resolved = resolve(spec, store)
-        return cls(
-            resolved.runnable_class,
-            name=spec.name,
-            runnable_init_params=resolved.init_params,
-            batching=spec.batching,
-            model=resolved.model,
-        )
-
     def spec(self, *, batching: BatchingOptions | Mapping[str, Any] | None = None) -> RunnerSpec:
         """What a sidecar needs to serve this runner; ``batching`` (e.g. from YAML) replaces its own."""
         options = self.batching if batching is None else BatchingOptions.coerce(batching)
@@ -159,10 +147,6 @@ class Runner:
     @property
     def url(self) -> str | None:
         return self._url or os.environ.get(url_variable(self.name)) or None
-
-    @property
-    def is_local(self) -> bool:
-        return self._local is not None
 
     def configure(
         self,
@@ -245,7 +229,8 @@ class Runner:
         return lanes
 
     def _local_method(self, method: str) -> Any:
-        assert self._local is not None
+        if self._local is None:
+            raise RuntimeError(f"runner {self.name!r} is not local: call init_local() first")
         return getattr(self._local, method)
 
     def _run(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -8,6 +8,7 @@ then loaded, so it cannot change between the check and the load.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import platform
@@ -113,10 +114,8 @@ def _libraries() -> dict[str, str]:
 
     found = {"python": platform.python_version()}
     for dist in ("scikit-learn", "skops", "numpy", "scipy"):
-        try:
+        with contextlib.suppress(Exception):
             found[dist] = version(dist)
-        except Exception:
-            continue
     return found
 
 

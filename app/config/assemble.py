@@ -70,9 +70,8 @@ def make_runner(name: str, runner_config: RunnerConfig, config: TiffinConfig) ->
     if runner_config.runnable is not None:
         runnable = import_target(runner_config.runnable, base_dirs=config.base_dirs)
         return runners.Runner(runnable, name=name, runnable_init_params=dict(runner_config.init_params))
-    assert runner_config.model is not None
     try:
-        return runners.models.get(runner_config.model).to_runner(name=name)
+        return runners.models.get(str(runner_config.model)).to_runner(name=name)
     except Exception as exc:
         raise ConfigError(config.source_of(f"runners.{name}.model"), f"runners.{name}.model", str(exc)) from None
 
@@ -80,7 +79,8 @@ def make_runner(name: str, runner_config: RunnerConfig, config: TiffinConfig) ->
 def runner_api(service: Service, api: ApiConfig) -> InferenceAPI:
     runner_name, method_name = api.runner.rsplit(".", 1)
     runner = service.runner(runner_name)
-    assert runner is not None  # the config checked the reference
+    if runner is None:  # the config checked the reference; a service that drops a runner is a bug
+        raise RuntimeError(f"api {api.name}: the service has no runner {runner_name!r}")
     method = getattr(runner, method_name)
 
     async def call(value: Any) -> Any:
@@ -110,7 +110,7 @@ def descriptor(io: IoConfig) -> IODescriptor:
 
 def detect_kind(app: Any) -> Literal["asgi", "wsgi"]:
     """ASGI apps are coroutine callables of (scope, receive, send); WSGI ones take (environ, start_response)."""
-    call = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(type(app), "__call__", None)
+    call = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(type(app), "__call__", None)  # noqa: B004 - the class's own __call__
     if inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(app):
         return "asgi"
     try:

@@ -161,7 +161,7 @@ class CorsConfig(BaseModel):
 class ServerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    host: str = Field("0.0.0.0", min_length=1)
+    host: str = Field("0.0.0.0", min_length=1)  # noqa: S104 - a server in a container listens on all
     port: int = Field(3000, ge=0, le=65535)
     workers: Annotated[int, BeforeValidator(_default_workers)] = Field(
         default_factory=lambda: os.cpu_count() or 1, ge=1

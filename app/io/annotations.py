@@ -10,6 +10,7 @@ The annotated parameters become the fields of a JSON body (``json_body_model`` +
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 import types
@@ -118,10 +119,8 @@ def json_body_model(func: Callable[..., Any]) -> type[pydantic.BaseModel]:
 
 def type_hints(func: Callable[..., Any]) -> dict[str, Any]:
     """Resolved annotations; one that does not resolve (a name local to a function) stays a string."""
-    try:
+    with contextlib.suppress(Exception):
         return typing.get_type_hints(func, include_extras=True)
-    except Exception:
-        pass
     hints: dict[str, Any] = {}
     globalns = getattr(func, "__globals__", {})
     for name, annotation in getattr(func, "__annotations__", {}).items():

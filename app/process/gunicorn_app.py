@@ -18,6 +18,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from app.config.schema import TiffinConfig
+from runners.resources import limit_threads
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -73,6 +74,9 @@ class ApiServer(BaseApplication):
             install_shared()
 
     def _post_worker_init(self, worker: Any) -> None:
+        threads = self.service.resources.threads
+        if threads is not None:
+            limit_threads(threads)
         # The imports and the app live as long as the worker: out of the collector's sight, a full
         # collection scans only what requests make (a ~10 ms pause over ~50k objects otherwise).
         gc.freeze()

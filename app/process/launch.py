@@ -71,7 +71,7 @@ def _serve_runner(spec: RunnerSpec, args: argparse.Namespace, *, host: str, grac
 
 
 def runner_spec(config: TiffinConfig, args: argparse.Namespace) -> RunnerSpec:
-    """What the sidecar for runner ``args.name`` serves: the command line's source, the YAML's runner, or the service's."""
+    """What runner ``args.name``'s sidecar serves: the command line's model, the YAML's runner, or the service's."""
     from runners.spec import RunnerSpec
 
     name = args.name
@@ -93,5 +93,6 @@ def runner_spec(config: TiffinConfig, args: argparse.Namespace) -> RunnerSpec:
     runner = service.runner(name)
     if runner is None:
         known = ", ".join(r.name for r in service.runners) or "none"
-        raise ConfigError(config.source_of("runners"), f"runners.{name}", f"no runner named {name!r} (runners: {known})")
+        problem = f"no runner named {name!r} (runners: {known})"
+        raise ConfigError(config.source_of("runners"), f"runners.{name}", problem)
     return runner.spec(batching=batching)

@@ -50,7 +50,7 @@ class Child:
         if self.process is not None:
             return
         logger.info("starting %s: %s", self.role, " ".join(self.argv))
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 - our own command line, built by plan()
             self.argv, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
         )
 

@@ -23,6 +23,7 @@ from app.io.base import IODescriptor
 from app.sdk.fastapi_binding import bind_class_routes
 from app.sdk.inference import InferenceAPI
 from app.sdk.service import MountSpec, Service, Traffic, mount_prefix
+from runners.resources import Resources
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound=type)
@@ -42,7 +43,7 @@ class ClassService(Service):
     ) -> None:
         super().__init__(name or inner.__name__)
         self.inner = inner
-        self.resources = dict(resources or {})
+        self.resources = Resources.parse(resources)
         self.traffic = _traffic(traffic)
         self._instance: Any = None
         self._lock = threading.Lock()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from app.io.base import IODescriptor
 from app.sdk.inference import InferenceAPI, normalize_route
+from runners.resources import Resources
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -61,6 +62,7 @@ class Service:
         self.middlewares: list[tuple[Any, dict[str, Any]]] = []
         self.mounts: list[MountSpec] = []
         self.traffic = Traffic()
+        self.resources = Resources()  # what one API worker may use (class style: ``@service(resources=)``)
         names = [r.name for r in self.runners]
         if len(set(names)) != len(names):
             raise ValueError(f"service {name!r} has two runners with one name: {names}")

@@ -22,7 +22,9 @@ class AccessLog:
     def wants(self, path: str) -> bool:
         return self.enabled and path not in self.skip and logger.isEnabledFor(logging.INFO)
 
-    def record(self, *, method: str, path: str, route: str, status: int, seconds: float, request_id: str | None) -> None:
+    def record(
+        self, *, method: str, path: str, route: str, status: int, seconds: float, request_id: str | None
+    ) -> None:
         line = {
             "method": method,
             "path": path,

@@ -201,7 +201,9 @@ class ServiceApp:
         finally:
             context.leave_service(token)
 
-    def _stack(self, inner: ASGIApp, *, templates: TemplateResolver, metrics: HttpMetrics | None, slots: Slots) -> ASGIApp:
+    def _stack(
+        self, inner: ASGIApp, *, templates: TemplateResolver, metrics: HttpMetrics | None, slots: Slots
+    ) -> ASGIApp:
         s = self.settings
         app = inner
         for cls, options in reversed(self.service.middlewares):

@@ -37,7 +37,7 @@ class Readiness:
         if not self.started:
             return False, {"starting": True}
         results = await asyncio.gather(*(_probe(r) for r in self.runners))
-        runners = {r.name: ok for r, ok in zip(self.runners, results)}
+        runners = {r.name: ok for r, ok in zip(self.runners, results, strict=True)}
         return all(results), {"runners": runners}
 
     def install_signal_hooks(self) -> None:

@@ -61,9 +61,8 @@ class Connection(asyncio.Protocol):
 
     def send(self, data: bytes) -> asyncio.Future[RawResponse]:
         """Write one whole request; the future gets the answer, or ``ConnectionLost``."""
-        if self.closed or self._transport is None or self._waiter is not None:
+        if self.closed or self._transport is None or self._loop is None or self._waiter is not None:
             raise ConnectionLost("the connection is closed or busy")
-        assert self._loop is not None
         self._waiter = waiter = self._loop.create_future()
         self._headers, self._body, self._headers_done = {}, [], False
         self._transport.write(data)

@@ -177,7 +177,7 @@ class _Server(uvicorn.Server):
 
 def serve(
     spec: RunnerSpec,
-    host: str = "0.0.0.0",
+    host: str = "0.0.0.0",  # noqa: S104 - a sidecar in a container listens on all
     port: int = 3001,
     *,
     uds: str | None = None,

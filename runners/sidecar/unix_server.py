@@ -2,16 +2,15 @@
 
 uvicorn serves the sidecar over TCP: probes, ``/metrics`` for Prometheus, ``/info``, and calls
 from API workers elsewhere. ``tiffin serve`` points the API workers it starts at a Unix socket
-instead, served by this module, because the hop is on every request's path: uvicorn spends some
-55 µs of CPU per request (a task and an ASGI scope per request, the answer's head and body in
-two writes, so the caller wakes twice); this server, with the same httptools parser, about 18 µs,
-and a round trip takes ~90 µs instead of ~150 µs (1×4 ``.npy`` echo, one client, 2-core VM).
+instead, served by this module, because the hop is on every request's path and this server costs
+about a third of uvicorn's CPU per request: no task and ASGI scope per request, the answer's head
+and body in one write, so the caller wakes once (measured in docs/DESIGN.md, "The runner hop").
 
-It answers what uvicorn answers, through the same ``runners.sidecar.routes.Routes``. Each answer is one write: head and body together. Connections are kept alive (HTTP/1.1;
-``connection: close`` is honoured) and requests on one connection are answered in order; a
-request that does not parse is answered 400 and its connection closed. ``close(grace)`` stops
-accepting, lets calls in progress finish for up to ``grace`` seconds, then closes every
-connection and removes the socket file.
+It answers what uvicorn answers, through the same ``runners.sidecar.routes.Routes``. Connections
+are kept alive (HTTP/1.1; ``connection: close`` is honoured) and requests on one connection are
+answered in order; a request that does not parse is answered 400 and its connection closed.
+``close(grace)`` stops accepting, lets calls in progress finish for up to ``grace`` seconds, then
+closes every connection and removes the socket file.
 """
 
 from __future__ import annotations
@@ -121,8 +120,8 @@ class UnixServer:
         self._connections.discard(connection)
 
     def serve(self, connection: _Connection) -> None:
-        assert self._loop is not None
-        task = self._loop.create_task(connection.serve())
+        loop = self._loop or asyncio.get_running_loop()
+        task = loop.create_task(connection.serve())
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
 
