@@ -21,7 +21,7 @@ def new_request_id() -> str:
 def incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == HEADER:
-            text = value.decode("latin-1").strip()
+            text: str = value.decode("latin-1").strip()
             if text and len(text) <= _MAX_LEN and text.isprintable():
                 return text
             return None

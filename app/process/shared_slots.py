@@ -58,7 +58,8 @@ class SharedSlots:
 
     @property
     def in_flight(self) -> int:
-        return self._total.value
+        total: int = self._total.value
+        return total
 
     def try_acquire(self, limit: int) -> bool:
         slot = self._slot()

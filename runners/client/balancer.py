@@ -3,11 +3,10 @@
 ``TIFFIN_RUNNER_X_URL=http://runner:3001`` with ``docker compose --scale runner=3`` resolves to
 three addresses; the balancer re-resolves every ``resolve_interval`` seconds (in the background,
 after the first time) so replicas that come and go are picked up, and sends each request to the
-reachable endpoint with the fewest requests in flight. ``http+unix://`` URLs (the socket's path
-percent-encoded as the authority) name a sidecar on this machine; they are never resolved. An
-endpoint that refused a connection
-sits out ``eject_seconds`` unless every endpoint has failed, so a lone runner that comes back is
-used again at once.
+reachable replica with the fewest requests in flight. ``http+unix://`` URLs (the socket's path
+percent-encoded as the authority) name a sidecar on this machine; they are never resolved. A
+replica (one address of a runner) that refused a connection sits out ``eject_seconds`` unless
+every replica has failed, so a lone runner that comes back is used again at once.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ UNIX_SCHEME = "http+unix"  # http+unix://%2Frun%2Ftiffin%2Firis_clf.sock: HTTP o
 
 
 @dataclass(eq=False, slots=True)
-class Endpoint:
+class Replica:
     url: str  # scheme://address:port[/prefix], no trailing slash
     host: str | None  # the Host header, when the URL names an address instead of the host
     inflight: int = 0
@@ -55,7 +54,7 @@ class _Target:
             return True
         return False
 
-    def endpoint_url(self, address: str) -> str:
+    def replica_url(self, address: str) -> str:
         if self.scheme == UNIX_SCHEME:
             return f"{self.scheme}://{address}{self.path}"
         shown = f"[{address}]" if ":" in address else address
@@ -102,18 +101,18 @@ class Balancer:
         self._interval = resolve_interval
         self._eject = eject_seconds
         self._resolver = resolver
-        self._endpoints: list[Endpoint] = []
+        self._replicas: list[Replica] = []
         self._resolved_at: float | None = None
         self._refreshing: asyncio.Task[None] | None = None
         self._static = not any(t.needs_resolving for t in self._targets)
         self._turn = 0
 
     @property
-    def endpoints(self) -> list[Endpoint]:
-        return list(self._endpoints)
+    def replicas(self) -> list[Replica]:
+        return list(self._replicas)
 
     async def ensure_fresh(self) -> None:
-        if self._resolved_at is None or not self._endpoints:
+        if self._resolved_at is None or not self._replicas:
             await self.refresh()
         elif (
             not self._static
@@ -123,8 +122,8 @@ class Balancer:
             self._refreshing = asyncio.get_running_loop().create_task(self._refresh_quietly())
 
     async def refresh(self) -> None:
-        known = {(e.url, e.host): e for e in self._endpoints}
-        fresh: list[Endpoint] = []
+        known = {(e.url, e.host): e for e in self._replicas}
+        fresh: list[Replica] = []
         for target in self._targets:
             host_header = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
             if not target.needs_resolving:
@@ -135,22 +134,22 @@ class Balancer:
                 except OSError as exc:
                     logger.warning("cannot resolve runner host %s: %s", target.host, exc)
                     addresses, header = [], None
-                    fresh.extend(e for e in self._endpoints if e.host == host_header)  # keep the last good answer
+                    fresh.extend(e for e in self._replicas if e.host == host_header)  # keep the last good answer
             for address in addresses:
-                url = target.endpoint_url(address)
-                fresh.append(known.get((url, header)) or Endpoint(url, header))
-        self._endpoints = list(dict.fromkeys(fresh))
+                url = target.replica_url(address)
+                fresh.append(known.get((url, header)) or Replica(url, header))
+        self._replicas = list(dict.fromkeys(fresh))
         self._resolved_at = time.monotonic()
-        if not self._endpoints:
+        if not self._replicas:
             raise RunnerUnavailable("The runner's address could not be resolved.", detail=self.urls, retry_after=1.0)
 
     async def _refresh_quietly(self) -> None:
         with contextlib.suppress(RunnerUnavailable):  # the next call resolves again, and reports it
             await self.refresh()
 
-    def pick(self, exclude: set[Endpoint]) -> Endpoint | None:
-        """The reachable endpoint with the fewest requests in flight (ties taken in turn)."""
-        candidates = [e for e in self._endpoints if e not in exclude]
+    def pick(self, exclude: set[Replica]) -> Replica | None:
+        """The reachable replica with the fewest requests in flight (ties taken in turn)."""
+        candidates = [e for e in self._replicas if e not in exclude]
         if not candidates:
             return None
         now = time.monotonic()
@@ -161,8 +160,8 @@ class Balancer:
         ordered = healthy[self._turn :] + healthy[: self._turn]
         return min(ordered, key=lambda e: e.inflight)
 
-    def failed(self, endpoint: Endpoint) -> None:
-        endpoint.failed_until = time.monotonic() + self._eject
+    def failed(self, replica: Replica) -> None:
+        replica.failed_until = time.monotonic() + self._eject
 
-    def succeeded(self, endpoint: Endpoint) -> None:
-        endpoint.failed_until = 0.0
+    def succeeded(self, replica: Replica) -> None:
+        replica.failed_until = 0.0

@@ -13,10 +13,8 @@ batcher, without timers:
   ``max_rows`` rows, and the answer is cut back into each caller's rows (``rows.split``), in
   order, so every caller gets exactly its own rows.
 
-One request in flight at a time (``max_inflight=1``) measured best on a 2-core machine: at 64
-connections, 9,900 requests/s and a 12 ms p99 against 8,450 and 16 ms with two in flight
-(iris, 2 API workers), and at 16 connections 5,850 against 4,950; fewer, fuller requests win
-when the CPUs are the limit.
+One request in flight at a time (``max_inflight=1``) measured best on a 2-core machine: fewer,
+fuller requests win when the CPUs are the limit (docs/DESIGN.md, "Measured").
 
 Deadlines: a merged request carries the latest deadline of its callers, so none of them is
 dropped early by the runner; a caller whose own deadline passed while it queued is answered
@@ -33,13 +31,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
 from runners.errors import DeadlineExceeded, RunnerOverloaded, RunnerUnavailable, UnknownMethod, UnsupportedMediaType
 from runners.wire import rows
+from runners.wire.row_queue import RowQueue
 
 __all__ = ["Lane", "Send"]
 
@@ -75,8 +73,7 @@ class Lane:
         self._max_rows = max_rows
         self._max_inflight = max_inflight
         self._now = clock or time.time  # deadlines are on time.time()'s scale
-        self._queue: deque[_Call] = deque()
-        self._queued_rows = 0
+        self._queue: RowQueue[_Call] = RowQueue(max_rows)
         self._inflight = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -100,24 +97,21 @@ class Lane:
                 self._dispatch()
         call = _Call(value, count, key, deadline, asyncio.get_running_loop().create_future())
         self._queue.append(call)
-        self._queued_rows += count
         self._dispatch()
         return await call.future
 
     async def aclose(self) -> None:
         """Fail what is queued and wait for the merged requests in flight."""
-        while self._queue:
-            call = self._queue.popleft()
+        for call in self._queue.drain():
             if not call.future.done():
                 call.future.set_exception(RunnerUnavailable("The runner client is shutting down."))
-        self._queued_rows = 0
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # -- internals -----------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        while self._queue and (self._inflight < self._max_inflight or self._queued_rows >= self._max_rows):
+        while self._queue and (self._inflight < self._max_inflight or self._queue.rows >= self._max_rows):
             group = self._take()
             if not group:
                 continue
@@ -128,31 +122,7 @@ class Lane:
 
     def _take(self) -> list[_Call]:
         """The oldest waiting call and those after it with the same layout, up to ``max_rows`` rows."""
-        now = self._now()
-        group: list[_Call] = []
-        passed: list[_Call] = []
-        taken = 0
-        while self._queue:
-            call = self._queue.popleft()
-            self._queued_rows -= call.rows
-            if call.future.done():  # the caller stopped waiting
-                continue
-            if call.deadline is not None and call.deadline <= now:
-                call.future.set_exception(DeadlineExceeded())
-                continue
-            if not group:
-                group.append(call)
-                taken = call.rows
-            elif call.key == group[0].key and taken + call.rows <= self._max_rows:
-                group.append(call)
-                taken += call.rows
-            else:
-                passed.append(call)
-                if taken >= self._max_rows:
-                    break
-        self._queue.extendleft(reversed(passed))
-        self._queued_rows += sum(call.rows for call in passed)
-        return group
+        return self._queue.take(self._now(), _expired)
 
     async def _run(self, group: list[_Call]) -> None:
         try:
@@ -198,6 +168,10 @@ class Lane:
         else:
             if not call.future.done():
                 call.future.set_result(result)
+
+
+def _expired(call: _Call) -> None:
+    call.future.set_exception(DeadlineExceeded())
 
 
 def _fail(call: _Call, exc: BaseException) -> None:

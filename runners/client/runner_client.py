@@ -1,35 +1,21 @@
 """The API worker's side of the runner hop: ``RunnerClient.call(method, value, deadline=...)``.
 
 One client per event loop per runner (``Runner`` keeps them): a pooled set of keep-alive
-connections to every endpoint the ``Balancer`` knows, least outstanding requests first. Every
+connections to every replica the ``Balancer`` knows, least outstanding requests first. Every
 call sends the caller's deadline (``X-Tiffin-Deadline``) and uses it as its timeout; connecting
-gives up after ``connect_timeout`` (1 s), trying the next endpoint, so a dead runner turns into
+gives up after ``connect_timeout`` (1 s), trying the next replica, so a dead runner turns into
 ``RunnerUnavailable`` quickly instead of a hang. Error answers become the ``RunnerError`` they
 were on the runner (``RunnerError.from_dict``).
 
 The transport (``runners.client.transport`` is the seam; tests plug in a plain class) is
-``runners.client.pool.PooledTransport``: keep-alive HTTP/1.1 on asyncio, answers parsed by httptools, a
-small pool per endpoint, one ``call_at`` timer per request that is cancelled with the answer.
-``bench/client_bench.py`` measured the candidates on this 2-core VM (one client process on uvloop,
-``RunnerClient.call`` of a 1×4 float64 array to a sidecar whose method returns its input; CPU per
-request from ``time.process_time``; the machine is shared, so compare within one run)::
-
-    transport (one run)                  c=1: req/s  client µs   c=64: req/s  client µs
-    httpx 0.28, TCP to uvicorn                 1443       645            272       3672
-    PooledTransport, TCP to uvicorn            4485       105          19594         42
-    PooledTransport, Unix socket (hop)         5808        83          38086         26
-
-aiohttp 3.14, in an earlier run beside the pooled transport (before the ``.npy`` fast path,
-which took some 30 µs off both): 278 against 171 µs at c=1, 177 against 92 µs at c=64. httpx
-spends its time in httpcore's pool, which walks every pooled connection on each request, and in
-anyio's stream layer; aiohttp is leaner but still builds a full client response per call. The
-pooled transport does what the hop needs and no more: one write per request, one parse, a
-future per exchange. So it is the only network
-transport: httpx stays for in-process tests (``runners.client.httpx_transport``, over ASGI) and is not
-imported by API workers. Over a Unix socket (``http+unix://`` URLs, which ``tiffin serve``
-uses) the sidecar answers through ``runners.sidecar.unix_server`` instead of uvicorn, the cheaper end of
-the last row. Under load, ``Runner`` also coalesces concurrent calls (``runners.client.coalesce``), so
-the hop is paid per batch rather than per request.
+``runners.client.pool.PooledTransport``: keep-alive HTTP/1.1 on asyncio, answers parsed by
+httptools, a small pool per replica, one ``call_at`` timer per request that is cancelled with the
+answer. It does what the hop needs and no more (one write per request, one parse, a future per
+exchange), and costs a fraction of httpx's or aiohttp's CPU per call (docs/DESIGN.md, "Measured").
+Over a Unix socket (``http+unix://`` URLs, which ``tiffin serve`` uses) the sidecar answers
+through ``runners.sidecar.unix_server`` instead of uvicorn. Under load, ``Runner`` also coalesces
+concurrent calls (``runners.client.coalesce``), so the hop is paid per batch rather than per
+request.
 """
 
 from __future__ import annotations
@@ -39,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from runners.client.balancer import Balancer, Endpoint
+from runners.client.balancer import Balancer, Replica
 from runners.client.pool import PooledTransport
 from runners.client.transport import (
     ConnectFailed,
@@ -91,17 +77,17 @@ class RunnerClient:
             raise RunnerError(f"Runner {self.name!r} sent an answer that does not decode.", detail=exc.message) from exc
 
     async def ready(self, timeout: float = 1.0) -> bool:
-        """Whether some endpoint answers its ``/readyz`` with 200 within ``timeout``."""
+        """Whether some replica answers its ``/readyz`` with 200 within ``timeout``."""
         try:
             await self._balancer.ensure_fresh()
         except RunnerUnavailable:
             return False
-        for endpoint in self._balancer.endpoints:
+        for replica in self._balancer.replicas:
             try:
                 response = await self._transport.request(
                     "GET",
-                    f"{endpoint.url}/readyz",
-                    headers=_host(endpoint, {}),
+                    f"{replica.url}/readyz",
+                    headers=_host(replica, {}),
                     content=None,
                     timeout=timeout,
                     connect_timeout=min(timeout, self._connect_timeout),
@@ -119,8 +105,8 @@ class RunnerClient:
         self, method: str, path: str, headers: dict[str, str], content: bytes | None, deadline: float | None
     ) -> RawResponse:
         await self._balancer.ensure_fresh()
-        tried: set[Endpoint] = set()
-        slow: set[Endpoint] = set()
+        tried: set[Replica] = set()
+        slow: set[Replica] = set()
         retried_lost = False
         last: TransportError | None = None
         while True:
@@ -129,29 +115,29 @@ class RunnerClient:
                 timeout = min(timeout, deadline - time.time())
                 if timeout <= 0:
                     raise DeadlineExceeded()
-            endpoint = self._balancer.pick(tried)
-            if endpoint is None:
+            replica = self._balancer.pick(tried)
+            if replica is None:
                 raise RunnerUnavailable(
                     f"Runner {self.name!r} is unreachable.", detail=f"{self._balancer.urls}: {last}", retry_after=1.0
                 )
-            endpoint.inflight += 1
+            replica.inflight += 1
             try:
                 response = await self._transport.request(
                     method,
-                    endpoint.url + path,
-                    headers=_host(endpoint, headers),
+                    replica.url + path,
+                    headers=_host(replica, headers),
                     content=content,
                     timeout=timeout,
                     connect_timeout=min(timeout, self._connect_timeout),
                 )
             except ConnectFailed as exc:
                 last = exc
-                if isinstance(exc, ConnectTimedOut) and endpoint not in slow:
+                if isinstance(exc, ConnectTimedOut) and replica not in slow:
                     # Under a burst, our own loop can be too busy to see a connection complete in time.
-                    slow.add(endpoint)
+                    slow.add(replica)
                     continue
-                self._balancer.failed(endpoint)
-                tried.add(endpoint)
+                self._balancer.failed(replica)
+                tried.add(replica)
                 continue
             except ConnectionLost as exc:
                 # Most often a keep-alive connection the runner closed as we reused it: try once more.
@@ -168,13 +154,13 @@ class RunnerClient:
                     f"Runner {self.name!r} could not be reached.", detail=str(exc), retry_after=1.0
                 ) from exc
             finally:
-                endpoint.inflight -= 1
-            self._balancer.succeeded(endpoint)
+                replica.inflight -= 1
+            self._balancer.succeeded(replica)
             return response
 
 
-def _host(endpoint: Endpoint, headers: dict[str, str]) -> dict[str, str]:
-    return headers if endpoint.host is None else {**headers, "host": endpoint.host}
+def _host(replica: Replica, headers: dict[str, str]) -> dict[str, str]:
+    return headers if replica.host is None else {**headers, "host": replica.host}
 
 
 def _error(response: RawResponse) -> RunnerError:

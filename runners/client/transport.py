@@ -4,7 +4,7 @@ A ``Transport`` sends one request to an absolute URL and returns the whole answe
 of four failures, which the client maps to the runner errors callers see::
 
     TransportError                 the exchange failed; the request may have reached the runner
-    ├── ConnectFailed              no connection: the request never left, another endpoint may take it
+    ├── ConnectFailed              no connection: the request never left, another replica may take it
     │   └── ConnectTimedOut        no connection within the connect timeout
     ├── ConnectionLost             the connection closed before a whole answer came
     └── TimedOut                   no whole answer within the request's timeout

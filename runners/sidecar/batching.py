@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from runners.errors import DeadlineExceeded, InvalidInput, RunnerError, RunnerOv
 from runners.runnable import MethodConfig
 from runners.spec import BatchingOptions
 from runners.wire import rows
+from runners.wire.row_queue import RowQueue
 
 logger = logging.getLogger("runners.sidecar.batching")
 
@@ -123,8 +123,7 @@ class Batcher:
         self._worker = worker
         self._observer = observer
         self._name = name
-        self._queue: deque[_Pending] = deque()
-        self._queued_rows = 0
+        self._queue: RowQueue[_Pending] = RowQueue(self._max_rows, scan_limit=_SCAN_LIMIT * self._max_rows)
         self._arrived = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -159,7 +158,6 @@ class Batcher:
             return self._run_now(value, count, now)
         item = _Pending(value, count, key, deadline, now, asyncio.get_running_loop().create_future())
         self._queue.append(item)
-        self._queued_rows += item.rows
         self._depth_changed()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._dispatch_forever())
@@ -198,11 +196,9 @@ class Batcher:
         self._fail_all(RunnerUnavailable("The runner is shutting down."))
 
     def _fail_all(self, err: RunnerError) -> None:
-        while self._queue:
-            item = self._queue.popleft()
+        for item in self._queue.drain():
             if not item.future.done():
                 item.future.set_exception(_fresh(err))
-        self._queued_rows = 0
         self._depth_changed()
 
     async def _dispatch_forever(self) -> None:
@@ -225,10 +221,10 @@ class Batcher:
         """Hold the queued requests while another arrival is expected soon enough to pay off."""
         while self._queue and self._max_latency > 0:
             cost, gap = self.cost.value, self.gap.value
-            if self._queued_rows >= self._max_rows or cost is None or gap is None:
+            if self._queue.rows >= self._max_rows or cost is None or gap is None:
                 return
             gap = max(gap, self._last_gap)
-            budget = self._queue[0].enqueued + self._max_latency - time.monotonic()
+            budget = self._queue.oldest().enqueued + self._max_latency - time.monotonic()
             if gap >= cost or gap >= budget:
                 return
             self._arrived.clear()
@@ -238,38 +234,13 @@ class Batcher:
                 return
 
     def _take(self) -> list[_Pending]:
-        batch: list[_Pending] = []
-        passed: list[_Pending] = []
-        taken = 0
-        now = time.time()
-        scanned = 0
-        while self._queue and taken < self._max_rows and scanned < _SCAN_LIMIT * self._max_rows:
-            item = self._queue.popleft()
-            self._queued_rows -= item.rows
-            scanned += 1
-            if item.future.done():  # the caller gave up
-                continue
-            if item.deadline is not None and item.deadline <= now:
-                self._reject("deadline")
-                item.future.set_exception(DeadlineExceeded())
-                continue
-            if not batch:
-                batch.append(item)
-                taken = item.rows
-                if item.key is None:
-                    break
-            elif item.key != batch[0].key:
-                passed.append(item)
-            elif taken + item.rows <= self._max_rows:
-                batch.append(item)
-                taken += item.rows
-            else:
-                passed.append(item)
-                break
-        self._queue.extendleft(reversed(passed))
-        self._queued_rows += sum(item.rows for item in passed)
+        batch = self._queue.take(time.time(), self._expired)
         self._depth_changed()
         return batch
+
+    def _expired(self, item: _Pending) -> None:
+        self._reject("deadline")
+        item.future.set_exception(DeadlineExceeded())
 
     async def _execute(self, batch: list[_Pending]) -> None:
         start = time.monotonic()

@@ -19,13 +19,13 @@ def test_parse_targets() -> None:
             parse_targets(bad)
 
 
-def test_a_unix_socket_url_is_one_endpoint_never_resolved() -> None:
+def test_a_unix_socket_url_is_one_replica_never_resolved() -> None:
     async def dns(host: str, port: int) -> list[str]:
         raise AssertionError("a socket path is not looked up")
 
     balancer = Balancer("http+unix://%2Ftmp%2FRunner.sock, http+unix://%2Fr%2Fb.sock/prefix/", resolver=dns)
     asyncio.run(balancer.ensure_fresh())
-    assert [(e.url, e.host) for e in balancer.endpoints] == [
+    assert [(e.url, e.host) for e in balancer.replicas] == [
         ("http+unix://%2Ftmp%2FRunner.sock", None),  # the path's case is kept
         ("http+unix://%2Fr%2Fb.sock/prefix", None),
     ]
@@ -49,25 +49,25 @@ def test_a_name_expands_to_every_address_and_is_re_resolved() -> None:
 
     async def main() -> None:
         await balancer.ensure_fresh()
-        assert [(e.url, e.host) for e in balancer.endpoints] == [
+        assert [(e.url, e.host) for e in balancer.replicas] == [
             ("http://10.0.0.1:3001", "runner:3001"),
             ("http://10.0.0.2:3001", "runner:3001"),
             ("http://[fd00::3]:3001", "runner:3001"),
             ("http://127.0.0.1:3009", None),
         ]
-        kept = balancer.endpoints[1]
+        kept = balancer.replicas[1]
         kept.inflight = 5
         dns.answers["runner"] = ["10.0.0.2", "10.0.0.4"]  # one replica went away, one came
         await asyncio.sleep(0.06)
         await balancer.ensure_fresh()  # starts a background refresh; this call is not delayed
         await asyncio.sleep(0.01)
-        urls = [e.url for e in balancer.endpoints]
+        urls = [e.url for e in balancer.replicas]
         assert urls == ["http://10.0.0.2:3001", "http://10.0.0.4:3001", "http://127.0.0.1:3009"]
-        assert balancer.endpoints[0] is kept and kept.inflight == 5
+        assert balancer.replicas[0] is kept and kept.inflight == 5
 
         del dns.answers["runner"]  # resolution fails: keep the last good answer
         await balancer.refresh()
-        assert len(balancer.endpoints) == 3
+        assert len(balancer.replicas) == 3
 
     asyncio.run(main())
 
@@ -78,10 +78,10 @@ def test_nothing_resolvable_is_unavailable() -> None:
         asyncio.run(balancer.ensure_fresh())
 
 
-def test_pick_least_outstanding_and_skip_ejected_endpoints() -> None:
+def test_pick_least_outstanding_and_skip_ejected_replicas() -> None:
     balancer = Balancer("http://10.0.0.1:1,http://10.0.0.2:1,http://10.0.0.3:1", eject_seconds=60)
     asyncio.run(balancer.ensure_fresh())
-    a, b, c = balancer.endpoints
+    a, b, c = balancer.replicas
     a.inflight, b.inflight, c.inflight = 3, 1, 2
     assert balancer.pick(set()) is b
     assert balancer.pick({b}) is c

@@ -118,7 +118,7 @@ def test_error_answers_become_the_runner_error_they_were(
     assert type(caught.value) is kind and caught.value.retry_after == retry_after
 
 
-def test_connect_failures_move_on_to_the_next_endpoint_then_give_up() -> None:
+def test_connect_failures_move_on_to_the_next_replica_then_give_up() -> None:
     async def handler(method: str, url: str, *_: Any) -> RawResponse:
         if "10.0.0.1" in url:
             raise ConnectFailed("refused")
@@ -169,7 +169,7 @@ def test_a_read_timeout_is_a_deadline_exceeded() -> None:
         run(RunnerClient("iris", "http://10.0.0.1:1", transport=FakeTransport(slow)).call("echo", 1))
 
 
-def test_requests_go_to_the_endpoint_with_the_fewest_in_flight() -> None:
+def test_requests_go_to_the_replica_with_the_fewest_in_flight() -> None:
     release = asyncio.Event()
     seen: list[str] = []
 
