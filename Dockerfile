@@ -3,6 +3,7 @@
 #   docker build -t tiffin:local .
 #   docker build --build-arg BASE_IMAGE=tiffin-base:local -t tiffin:local .   # no registry:
 #                                                 # run scripts/offline-images first (docs/docker.md)
+#   docker build --build-arg EXTRAS=frameworks,xgboost -t tiffin:xgboost .     # another lock
 #
 # All stages start FROM the same BASE_IMAGE, so the python3 the virtualenv points at
 # (/usr/local/bin/python3 in the official image, /usr/bin/python3 in tiffin-base) exists at the
@@ -10,33 +11,39 @@
 # (docker-compose 1.29, Engine 20.10) and with BuildKit.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-# --- deps: a virtualenv with tiffin's dependencies and the web frameworks users mount (the
-# `frameworks` extra: FastAPI, Flask, Quart); rebuilt only when pyproject.toml or the
-# wheelhouse changes. build/wheels is optional: scripts/offline-images fills it when containers
-# cannot reach PyPI, and pip then installs from it alone (--no-index; from PyPI as well, with a
-# warning, if it lacks a requirement: a stale wheelhouse). pyproject.toml is listed
-# first, so the COPY has a source when build/wheels does not exist. The packages' own test
+# --- deps: a virtualenv with exactly what locks/VARIANT.txt pins, hash-checked: tiffin's
+# dependencies plus the extras of EXTRAS (comma-separated; default: the web frameworks users
+# mount, FastAPI, Flask, Quart). The lock is named after the extras, sorted and joined by "+"
+# (EXTRAS=xgboost,frameworks -> locks/frameworks+xgboost.txt, made by `scripts/lock
+# frameworks,xgboost`). Rebuilt only when a lock or the wheelhouse changes. build/wheels is
+# optional: scripts/offline-images fills it with the locked wheels when containers cannot reach
+# PyPI, and pip then installs from it alone (--no-index; from PyPI as well, with a warning, if it
+# lacks one: a stale wheelhouse). The locks and the wheels land together in /tmp/build (locks/
+# always exists, so the COPY has a source when build/wheels does not). The packages' own test
 # suites (pandas, scipy, numpy: ~110 MB) are never imported: dropped.
 FROM ${BASE_IMAGE} AS deps
+ARG EXTRAS=frameworks
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
-COPY pyproject.toml build/wheel[s] /tmp/build/
+COPY locks/ build/wheel[s] /tmp/build/
 RUN set -eu; \
+    name=$(python3 -c 'import sys; print("+".join(sorted({e.strip() for e in sys.argv[1].split(",") if e.strip()})) or "base")' "$EXTRAS"); \
+    lock=/tmp/build/$name.txt; \
+    if [ ! -f "$lock" ]; then echo "no locks/$name.txt for EXTRAS=$EXTRAS: run scripts/lock $EXTRAS" >&2; exit 1; fi; \
     python3 -m venv /opt/venv; \
-    python3 -c 'import sys, tomllib; p = tomllib.load(open(sys.argv[1], "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["frameworks"]))' \
-        /tmp/build/pyproject.toml >/tmp/requirements.txt; \
+    set -- --no-cache-dir --require-hashes -r "$lock"; \
     if ! ls /tmp/build/*.whl >/dev/null 2>&1; then \
-        /opt/venv/bin/pip install -r /tmp/requirements.txt; \
-    elif ! /opt/venv/bin/pip install --no-index --find-links /tmp/build -r /tmp/requirements.txt; then \
-        echo "build/wheels lacks a requirement (run scripts/offline-images --wheels-only); trying PyPI" >&2; \
-        /opt/venv/bin/pip install --find-links /tmp/build -r /tmp/requirements.txt; \
+        /opt/venv/bin/pip install "$@"; \
+    elif ! /opt/venv/bin/pip install --no-index --find-links /tmp/build "$@"; then \
+        echo "build/wheels lacks a locked wheel (run scripts/offline-images --wheels-only); trying PyPI" >&2; \
+        /opt/venv/bin/pip install --find-links /tmp/build "$@"; \
     fi; \
     find /opt/venv/lib -type d -name tests -prune -exec rm -rf {} +
 
-# --- builder: tiffin itself, staged under /opt/project (a small layer for the final stage) and
-# merged into the virtualenv; then the default iris models trained into the store, at the path
-# the final stage uses.
+# --- builder: tiffin itself, without dependencies (the lock has them all), staged under
+# /opt/project (a small layer for the final stage) and merged into the virtualenv; then the
+# default iris models trained into the store, at the path the final stage uses.
 FROM deps AS builder
 COPY pyproject.toml README.md /src/
 COPY app /src/app

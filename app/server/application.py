@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route, Router, get_route_path
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.middleware.body_limit import BodyLimitMiddleware
@@ -40,7 +40,7 @@ from app.server.http_errors import MethodNotAllowed, NotFound, error_response
 from app.server.http_metrics import CONTENT_TYPE_LATEST, HttpMetrics, exposition
 from app.server.mount_lifespans import mounted_lifespans
 from app.server.openapi import build_openapi
-from app.server.route_templates import TemplateResolver
+from app.server.route_templates import TemplateResolver, route_path
 from app.server.settings import Settings, settings_for
 from app.server.swagger import swagger_routes
 from runners.wire.probes import LIVE_BODY, LIVENESS_PATHS, METRICS_PATH, READINESS_PATH
@@ -189,7 +189,7 @@ class ServiceApp:
             self.readiness.started = True  # served without a lifespan (plain TestClient)
         token = context.enter_service(self.service.instance())
         try:
-            route = self._fixed.get(get_route_path(scope)) if scope["type"] == "http" else None
+            route = self._fixed.get(route_path(scope)) if scope["type"] == "http" else None
             if route is None:
                 await self.router(scope, receive, send)
             else:  # as the router does on a full match; these routes take every method (see _route)

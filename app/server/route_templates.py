@@ -3,6 +3,9 @@
 Resolved before the request is dispatched, so the in-progress gauge and the request counter
 carry the same label. Mounted Starlette/FastAPI apps are resolved through their routes,
 Flask/Quart through their URL map; anything else is labelled by its mount.
+
+``route_path`` is the path routes match against, as the ASGI spec defines it (the scope's
+``path`` less its ``root_path``); starlette's own helper for it is private.
 """
 
 from __future__ import annotations
@@ -10,20 +13,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from starlette.routing import BaseRoute, Match, Mount, get_route_path
+from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import Scope
 
 UNMATCHED = "<unmatched>"
 
 
+def route_path(scope: Scope) -> str:
+    """``path`` without the ``root_path`` prefix the server or a mount put in front of it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if not root or not path.startswith(root):
+        return path
+    rest = path[len(root) :]
+    return rest if not rest or rest.startswith("/") else path
+
+
 class TemplateResolver:
     def __init__(self, routes: Sequence[BaseRoute], mounts: Sequence[tuple[Mount, Any]]) -> None:
         self._routes = list(routes)
-        self._static = {r.path: r.path for r in routes if "{" not in getattr(r, "path", "{")}
+        paths = [getattr(r, "path", None) for r in routes]
+        self._static: dict[str, str] = {p: p for p in paths if isinstance(p, str) and "{" not in p}
         self._mounts = list(mounts)
 
     def resolve(self, scope: Scope) -> str:
-        path = get_route_path(scope)
+        path = route_path(scope)
         hit = self._static.get(path)
         if hit is not None:
             return hit
@@ -69,7 +83,7 @@ def _inside(app: Any, scope: Scope, prefix: str) -> str | None:
 def _werkzeug(url_map: Any, scope: Scope, prefix: str) -> str | None:
     try:
         adapter = url_map.bind("localhost")
-        rule, _ = adapter.match(get_route_path(scope), method=scope.get("method"), return_rule=True)
+        rule, _ = adapter.match(route_path(scope), method=scope.get("method"), return_rule=True)
     except Exception:  # NotFound, MethodNotAllowed, RequestRedirect: nothing to label by
         return None
     return prefix + str(rule.rule)

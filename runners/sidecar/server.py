@@ -22,8 +22,11 @@ import gc
 import importlib.util
 import logging
 import math
+import signal
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -166,13 +169,31 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self._model_host = host
 
-    def handle_exit(self, sig: int, frame: Any) -> None:
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self._model_host.drain()
         super().handle_exit(sig, frame)
-        # A drained stop is a clean exit (0, as gunicorn does): uvicorn would re-raise the signal after.
-        captured = getattr(self, "_captured_signals", None)
-        if isinstance(captured, list):
-            captured.clear()
+
+    def run_to_clean_exit(self) -> None:
+        """``run()``, where a drained stop is a clean exit (0, as gunicorn does).
+
+        Once drained, uvicorn raises the signal again for the handlers it found in place: the
+        defaults would kill the process (SIGTERM) or raise KeyboardInterrupt (SIGINT). The ones
+        found are these, which ask for a stop (a signal before uvicorn's own handlers are in
+        place stops the server once it has started) and return.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            self.run()  # signals reach the main thread only: uvicorn installs no handler either
+            return
+        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _stop(self, sig: int, frame: FrameType | None) -> None:
+        self._model_host.drain()
+        self.should_exit = True
 
 
 def serve(
@@ -217,7 +238,7 @@ def serve(
         server_header=False,
     )
     server = _Server(config, app.host)
-    server.run()
+    server.run_to_clean_exit()
     if failed:
         logger.error("runner %s stopped: its model did not load", spec.name)
         return EXIT_LOAD_FAILED

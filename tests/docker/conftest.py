@@ -6,7 +6,7 @@ there. Elsewhere they are skipped, with the reason, only when no engine answers 
 
 The images are made as on a machine with no registry: ``scripts/offline-images`` makes
 ``tiffin-base:local`` and ``tiffin-prometheus:local`` when they are missing (it needs root and
-debootstrap then) and keeps ``build/wheels`` in step with ``pyproject.toml`` (otherwise it does
+debootstrap then) and keeps ``build/wheels`` in step with ``locks/`` (otherwise it does
 nothing, in 0.1 s); then ``tiffin:local`` is built from the checkout on ``tiffin-base:local``,
 mostly from Docker's layer cache, and the ``tiffin:local`` it replaces is removed. Images stay;
 everything else a test makes (containers, networks, volumes, a swarm) is removed, also when the
@@ -119,7 +119,7 @@ def local_images(docker_client: Any) -> None:
     """tiffin-base:local, tiffin-prometheus:local and build/wheels, by scripts/offline-images.
 
     The script does nothing (0.1 s, no root) when the images exist and build/wheels matches
-    pyproject.toml; it makes what is missing otherwise (the images need root and debootstrap).
+    locks/; it makes what is missing otherwise (the images need root and debootstrap).
     Nothing is pulled: a registry is never assumed.
     """
     wanted = [os.environ.get("TIFFIN_TEST_BASE_IMAGE") or LOCAL_BASE]

@@ -33,3 +33,21 @@ print(os.getpid(), child)
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=str(tmp_path))
     assert b"hits_total 3.0" in generate_latest(registry)
+
+
+def test_multiprocess_values_ask_app_process_pid_for_the_process_id(tmp_path: Path) -> None:
+    """cache_process_id swaps prometheus_client.values.ValueClass, which is not public API (hence
+    the bound on prometheus-client in pyproject.toml): an upgrade that changes how metrics pick
+    their value class, or MultiProcessValue's ``process_identifier``, fails here."""
+    script = f"""
+import os
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = {str(tmp_path)!r}
+from app.process import pid
+from app.server.http_metrics import cache_process_id
+cache_process_id()
+pid._pid = 424242  # what the values must now ask for, instead of os.getpid()
+from prometheus_client import CollectorRegistry, Counter
+Counter("hits", "hits", registry=CollectorRegistry()).inc()
+"""
+    subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["counter_424242.db"]

@@ -136,6 +136,40 @@ def test_sigterm_lets_work_in_flight_finish_then_exits_cleanly(
     assert sidecar.proc.wait(30) == 0
 
 
+def test_sigint_turns_readiness_off_while_work_drains_then_exits_cleanly(
+    start_sidecar: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Our handle_exit marks the host draining the moment uvicorn gets the signal; the drained
+    stop exits 0 although uvicorn raises the signal again once it is done."""
+    sock = tmp_path / "drain.sock"
+    sidecar = start_sidecar("sigint", "--runnable", f"{SAMPLES}:Doubler", "--uds", str(sock))
+    started = tmp_path / "started"
+    answer: list[httpx.Response] = []
+    call = threading.Thread(
+        target=lambda: answer.append(
+            httpx.post(f"{sidecar.url}/hold", json={"started": str(started), "seconds": 5.0}, timeout=60)
+        )
+    )
+    call.start()
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert started.exists()
+    with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://sidecar", timeout=10) as uds:
+        assert uds.get("/readyz").status_code == 200
+        sidecar.proc.send_signal(signal.SIGINT)
+        statuses = []
+        while answer == [] and time.monotonic() < deadline:  # the Unix socket serves until the drain ends
+            statuses.append(uds.get("/readyz").status_code)
+            if statuses[-1] == 503:
+                break
+            time.sleep(0.02)
+    assert statuses and statuses[-1] == 503, statuses
+    call.join(60)
+    assert answer and answer[0].status_code == 200 and answer[0].json() == 5.0
+    assert sidecar.proc.wait(30) == 0
+
+
 def test_a_model_that_cannot_load_stops_the_process(tiffin_home: Path) -> None:
     argv = tiffin("runner", "nope", "--model", "no_such_model:latest", "--host", "127.0.0.1")
     result = subprocess.run(
