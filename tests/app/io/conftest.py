@@ -12,8 +12,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from app.server.http_errors import ServiceError
 from app.io import IODescriptor
+from app.server.http_errors import ServiceError
 
 
 def _service_error(request: Request, exc: Exception) -> Response:

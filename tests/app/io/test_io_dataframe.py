@@ -90,7 +90,14 @@ def test_malformed_json_and_wrong_type(client_for):
     assert client.post("/", content=b"[{", headers={"content-type": "application/json"}).status_code == 400
     response = client.post("/", content=b"x", headers={"content-type": "application/x-npy"})
     assert response.status_code == 415
-    assert response.json()["detail"]["accepted"] == ["application/json", "text/csv"]
+    assert response.json()["detail"]["accepted"] == [
+        "application/json",
+        "text/csv",
+        "application/vnd.apache.parquet",
+        "application/x-parquet",
+        "application/parquet",
+        "application/octet-stream",
+    ]
     assert client.post("/", json=RECORDS).status_code == 200
 
 
@@ -113,4 +120,4 @@ def test_openapi_lists_columns():
 
 def test_orient_is_checked():
     with pytest.raises(ValueError):
-        PandasDataFrame(orient="index")  # type: ignore[arg-type]
+        PandasDataFrame(orient="sideways")  # type: ignore[arg-type]

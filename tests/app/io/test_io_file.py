@@ -5,6 +5,7 @@ import io
 import pytest
 
 from app.io import File
+from app.server.http_errors import BadOutput
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 
@@ -56,7 +57,7 @@ def test_multipart_without_a_file_is_400(client_for, content, content_type):
 
 def test_file_like_output():
     assert File().to_response(io.BytesIO(b"abc")).body == b"abc"
-    with pytest.raises(TypeError):
+    with pytest.raises(BadOutput):
         File().to_response(3)
 
 

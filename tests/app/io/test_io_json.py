@@ -8,6 +8,7 @@ import pytest
 from pydantic import BaseModel, field_validator
 
 from app.io import JSON
+from app.server.http_errors import BadOutput
 
 
 class IrisFeatures(BaseModel):
@@ -107,7 +108,7 @@ def test_numpy_and_other_values_are_encoded(client_for):
 
 
 def test_unserialisable_output_is_a_server_error():
-    with pytest.raises(TypeError):
+    with pytest.raises(BadOutput):
         JSON().to_response({"x": object()})
 
 
