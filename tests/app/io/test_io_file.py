@@ -67,3 +67,21 @@ def test_openapi():
     assert "multipart/form-data" in body
     binary = {"schema": {"type": "string", "format": "binary"}}
     assert File().openapi_responses() == {"application/octet-stream": binary}
+
+
+def test_openapi_documents_any_type_without_a_mime_type():
+    assert list(File().openapi_request_body()) == ["application/octet-stream", "*/*", "multipart/form-data"]
+    assert list(File(mime_type="application/pdf").openapi_request_body()) == ["application/pdf", "multipart/form-data"]
+
+
+def test_from_sample_takes_the_mime_type_from_the_name(tmp_path, client_for):
+    path = tmp_path / "report.pdf"
+    path.write_bytes(b"%PDF-1.4 sample")
+    desc = File.from_sample(path)
+    assert desc.mime_type == "application/pdf"
+    assert desc.sample == b"%PDF-1.4 sample"
+    client = client_for(desc)
+    assert client.post("/", content=b"%PDF", headers={"content-type": "application/pdf"}).status_code == 200
+    assert client.post("/", content=b"x", headers={"content-type": "image/png"}).status_code == 415
+    assert File.from_sample(io.BytesIO(b"abc")).sample == b"abc"
+    assert File.from_sample(str(path), mime_type="application/octet-stream").mime_type == "application/octet-stream"

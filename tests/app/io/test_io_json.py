@@ -130,3 +130,31 @@ def test_model_must_be_a_pydantic_model():
 
 def test_response_is_compact_json():
     assert orjson.loads(JSON().to_response([1, 2]).body) == [1, 2]
+
+
+def test_output_with_a_model_is_validated_against_it():
+    desc = JSON(pydantic_model=IrisFeatures)
+    values = {"sepal_len": 1, "sepal_width": 2, "petal_len": 3, "petal_width": 4}
+    assert orjson.loads(desc.to_response(values).body) == {k: float(v) for k, v in values.items()}
+    with pytest.raises(BadOutput, match="IrisFeatures") as info:
+        desc.to_response({"sepal_len": "long"})
+    assert info.value.detail  # pydantic's errors, JSON-safe
+
+
+def test_from_sample_with_a_model_instance_takes_the_model():
+    sample = IrisFeatures(sepal_len=5.1, sepal_width=3.5, petal_len=1.4, petal_width=0.2)
+    desc = JSON.from_sample(sample)
+    assert desc.pydantic_model is IrisFeatures
+    body = desc.openapi_request_body()["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/IrisFeatures"}
+    assert body["example"] == {"sepal_len": 5.1, "sepal_width": 3.5, "petal_len": 1.4, "petal_width": 0.2}
+
+
+def test_from_sample_with_plain_json():
+    assert JSON.from_sample({"Hello": "World"}).openapi_request_body()["application/json"]["example"] == {"Hello": "World"}
+    assert JSON.from_sample('["a", 1]').sample == ["a", 1]
+    assert JSON.from_sample(np.array([1, 2])).openapi_example() == [1, 2]
+    with pytest.raises(ValueError):
+        JSON.from_sample("{not json")
+    with pytest.raises(ValueError):
+        JSON.from_sample(object())
