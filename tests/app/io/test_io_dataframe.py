@@ -283,7 +283,8 @@ def test_from_sample_with_unnamed_columns_and_options():
     desc = PandasDataFrame.from_sample(np.array([[1, 2, 3]]), orient="split", enforce_shape=True, shape=(-1, 3))
     assert desc.columns == ["0", "1", "2"]
     assert desc.shape == (-1, 3)
-    assert desc.openapi_request_body()["application/json"]["example"] == {"columns": ["0", "1", "2"], "data": [[1, 2, 3]]}
+    example = desc.openapi_request_body()["application/json"]["example"]
+    assert example == {"columns": ["0", "1", "2"], "data": [[1, 2, 3]]}
 
 
 def test_from_sample_reads_files(tmp_path):
@@ -305,7 +306,8 @@ def test_openapi_lists_every_format():
         "application/parquet",
         "application/octet-stream",
     ]
-    assert body["application/json"]["schema"]["items"]["properties"] == {"a": {"type": "integer"}, "s": {"type": "string"}}
+    properties = body["application/json"]["schema"]["items"]["properties"]
+    assert properties == {"a": {"type": "integer"}, "s": {"type": "string"}}
     assert body["application/vnd.apache.parquet"]["schema"] == {"type": "string", "format": "binary"}
     assert list(PandasDataFrame(default_format="parquet").openapi_responses())[0] == "application/vnd.apache.parquet"
 

@@ -151,7 +151,8 @@ def test_from_sample_with_a_model_instance_takes_the_model():
 
 
 def test_from_sample_with_plain_json():
-    assert JSON.from_sample({"Hello": "World"}).openapi_request_body()["application/json"]["example"] == {"Hello": "World"}
+    example = JSON.from_sample({"Hello": "World"}).openapi_request_body()["application/json"]["example"]
+    assert example == {"Hello": "World"}
     assert JSON.from_sample('["a", 1]').sample == ["a", 1]
     assert JSON.from_sample(np.array([1, 2])).openapi_example() == [1, 2]
     with pytest.raises(ValueError):
