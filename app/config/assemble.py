@@ -12,11 +12,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from app.sdk.inference import InferenceAPI
 from app.config.schema import ApiConfig, ConfigError, IoConfig, RunnerConfig, TiffinConfig, check_imports
 from app.imports import import_target
 from app.io import JSON, File, Image, NumpyNdarray, PandasDataFrame, PandasSeries, Text
 from app.io.base import IODescriptor
+from app.sdk.inference import InferenceAPI
 from app.sdk.service import Service
 
 
@@ -120,7 +120,11 @@ def descriptor(io: IoConfig) -> IODescriptor:
         )
     if io.type == "series":
         return PandasSeries(
-            orient=io.orient, dtype=io.dtype, enforce_dtype=io.enforce_dtype, shape=io.shape, enforce_shape=io.enforce_shape
+            orient=io.orient,
+            dtype=io.dtype,
+            enforce_dtype=io.enforce_dtype,
+            shape=io.shape,
+            enforce_shape=io.enforce_shape,
         )
     if io.type == "image":
         return Image(

@@ -55,8 +55,8 @@ from pydantic import (
 )
 
 from app.config.problems import ConfigError, KeyedError, from_validation_error
-from app.imports import ImportTargetError, import_target, parse_target
 from app.config.sizes import MiB, parse_size
+from app.imports import ImportTargetError, import_target, parse_target
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
