@@ -404,7 +404,8 @@ def test_dataframe_series_and_image_settings(tmp_path: Path) -> None:
     assert with_input("{type: dataframe, dtype: {a: inty}}").endswith(
         ": apis.0.input.dtype.a: not a numpy or pandas dtype (got 'inty')"
     )
-    assert ": apis.0.input.apply_column_names: needs 'columns'" in with_input("{type: dataframe, apply_column_names: true}")
+    no_columns = with_input("{type: dataframe, apply_column_names: true}")
+    assert ": apis.0.input.apply_column_names: needs 'columns'" in no_columns
     assert ": apis.0.input.enforce_shape: needs 'shape'" in with_input("{type: dataframe, enforce_shape: true}")
     assert ": apis.0.input.default_format: " in with_input("{type: dataframe, default_format: xml}")
     series = config_with_input("{type: series, dtype: float32, shape: [-1], enforce_shape: true}").apis[0].input
