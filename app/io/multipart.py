@@ -26,7 +26,7 @@ from starlette.types import Message
 from app.io.base import IODescriptor
 from app.server.http_errors import BadInput, BadOutput, PayloadTooLarge, ServiceError, UnsupportedMediaType
 
-__all__ = ["Multipart"]
+__all__ = ["Multipart", "decode_part"]
 
 MULTIPART = "multipart/form-data"
 
@@ -68,7 +68,7 @@ class Multipart(IODescriptor):
                 received.setdefault(name, []).append(value)
             self._check_names(received)
             return {
-                name: await _decode_part(name, descriptor, received[name][0])
+                name: await decode_part(name, descriptor, received[name][0])
                 for name, descriptor in self.parts.items()
                 if name in received
             }
@@ -172,7 +172,8 @@ class Multipart(IODescriptor):
         return media
 
 
-async def _decode_part(name: str, descriptor: IODescriptor, value: str | UploadFile) -> Any:
+async def decode_part(name: str, descriptor: IODescriptor, value: str | UploadFile) -> Any:
+    """One form value decoded by ``descriptor``; its errors name the part."""
     if isinstance(value, UploadFile):
         headers = [(b"content-type", value.content_type.encode("latin-1"))] if value.content_type else []
         body = await value.read()
