@@ -16,6 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Self
 
 from starlette.requests import Request
@@ -24,6 +25,10 @@ from starlette.responses import Response
 from app.server.http_errors import BadInput, BadOutput, ServiceError, UnsupportedMediaType
 
 __all__ = ["IODescriptor", "as_output_error", "media_type_of", "negotiate", "read_body"]
+
+# Set while ``from_sample`` builds a descriptor: options that need one another are checked once
+# the sample has filled in what it fixes (``PandasDataFrame.from_sample(df, enforce_dtype=True)``).
+_SAMPLING: ContextVar[bool] = ContextVar("tiffin_io_sampling", default=False)
 
 
 class IODescriptor(ABC):
@@ -40,9 +45,23 @@ class IODescriptor(ABC):
     @classmethod
     def from_sample(cls, sample: Any, **options: Any) -> Self:
         """A descriptor made with ``options``, completed from ``sample``, which is its example."""
-        descriptor = cls(**options)
+        token = _SAMPLING.set(True)
+        try:
+            descriptor = cls(**options)
+        finally:
+            _SAMPLING.reset(token)
         descriptor._sample = descriptor._take_sample(sample, set(options))
+        descriptor._check_options()
         return descriptor
+
+    def _check_options(self) -> None:
+        """Raise ValueError for options that need one another (``enforce_shape`` without ``shape``)."""
+        return None
+
+    def _options_given(self) -> None:
+        """The end of ``__init__``: check the options now, or after ``from_sample`` took its sample."""
+        if not _SAMPLING.get():
+            self._check_options()
 
     @property
     def sample(self) -> Any:

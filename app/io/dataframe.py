@@ -76,12 +76,6 @@ class PandasDataFrame(IODescriptor):
             raise ValueError(f"orient must be one of {', '.join(get_args(Orient))}, not {orient!r}")
         if default_format not in _TYPES:
             raise ValueError(f"default_format must be 'json', 'parquet' or 'csv', not {default_format!r}")
-        if apply_column_names and not columns:
-            raise ValueError("apply_column_names needs columns")
-        if enforce_dtype and dtype is None:
-            raise ValueError("enforce_dtype needs dtype")
-        if enforce_shape and shape is None:
-            raise ValueError("enforce_shape needs shape")
         self.orient = orient
         self.columns = list(columns) if columns is not None else None
         self.apply_column_names = apply_column_names
@@ -93,6 +87,15 @@ class PandasDataFrame(IODescriptor):
         self.max_cells = max_cells
         order = [default_format, *(f for f in ("json", "csv", "parquet") if f != default_format)]
         self.media_types = tuple(t for f in order for t in _TYPES[f])
+        self._options_given()
+
+    def _check_options(self) -> None:
+        if self.apply_column_names and not self.columns:
+            raise ValueError("apply_column_names needs columns")
+        if self.enforce_dtype and self.dtype is None:
+            raise ValueError("enforce_dtype needs dtype")
+        if self.enforce_shape and self.shape is None:
+            raise ValueError("enforce_shape needs shape")
 
     # -- input --------------------------------------------------------------------------------
 

@@ -46,15 +46,18 @@ class PandasSeries(IODescriptor):
     ) -> None:
         if orient not in get_args(SeriesOrient):
             raise ValueError(f"orient must be one of {', '.join(get_args(SeriesOrient))}, not {orient!r}")
-        if enforce_dtype and dtype is None:
-            raise ValueError("enforce_dtype needs dtype")
-        if enforce_shape and shape is None:
-            raise ValueError("enforce_shape needs shape")
         self.orient = orient
         self.dtype = None if isinstance(dtype, bool) else dtype
         self.enforce_dtype = enforce_dtype
         self.shape = tuple(int(n) for n in shape) if shape is not None else None
         self.enforce_shape = enforce_shape
+        self._options_given()
+
+    def _check_options(self) -> None:
+        if self.enforce_dtype and self.dtype is None:
+            raise ValueError("enforce_dtype needs dtype")
+        if self.enforce_shape and self.shape is None:
+            raise ValueError("enforce_shape needs shape")
 
     async def from_request(self, request: Request) -> pd.Series:
         self.check_media_type(request)

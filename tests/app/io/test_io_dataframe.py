@@ -321,3 +321,10 @@ def test_construction_checks():
         PandasDataFrame(enforce_shape=True)
     with pytest.raises(ValueError):
         PandasDataFrame(default_format="xml")  # type: ignore[arg-type]
+
+
+def test_from_sample_fills_what_enforcement_needs(client_for):
+    desc = PandasDataFrame.from_sample(pd.DataFrame({"a": [1]}), enforce_dtype=True, enforce_shape=True)
+    assert desc.dtype == {"a": "int64"} and desc.shape == (1, 1)
+    renaming = PandasDataFrame.from_sample(pd.DataFrame({"x": [1], "y": [2]}), apply_column_names=True)
+    assert client_for(renaming).post("/", json=[[5, 6]]).json() == [{"x": 5, "y": 6}]

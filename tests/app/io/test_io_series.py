@@ -70,3 +70,10 @@ def test_from_sample():
     assert desc.openapi_request_body()["application/json"]["example"] == [0.5, 1.5]
     assert PandasSeries.from_sample([1, 2, 3], shape=(-1,)).shape == (-1,)
     assert PandasSeries.from_sample(np.array([True])).dtype == "bool"
+
+
+def test_from_sample_fills_what_enforcement_needs():
+    desc = PandasSeries.from_sample([1, 2], enforce_dtype=True, enforce_shape=True)
+    assert (desc.dtype, desc.shape) == ("int64", (2,))
+    with pytest.raises(ValueError):
+        PandasSeries(enforce_shape=True)
