@@ -151,6 +151,7 @@ class JSONBody(IODescriptor):
     """
 
     media_types = ("application/json",)
+    as_kwargs = True
 
     def __init__(self, model: type[pydantic.BaseModel]) -> None:
         self.model = model

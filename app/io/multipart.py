@@ -165,7 +165,9 @@ class Multipart(IODescriptor):
         required = [n for n in self.parts if n not in self.optional] if input_side else list(self.parts)
         if required:
             schema["required"] = required
-        media: dict[str, Any] = {"schema": schema, "encoding": encoding}
+        media: dict[str, Any] = {"schema": schema}
+        if input_side:  # OpenAPI applies encoding to request bodies only
+            media["encoding"] = encoding
         example = self.openapi_example()
         if example is not None:
             media["example"] = example

@@ -32,6 +32,10 @@ def make_service() -> Service:
     async def kwargs(b, a):
         return {"a": a.tolist(), "b": b}
 
+    @svc.api(input=Text(), output=Multipart(text=Text(), picture=Image(mime_type="image/png")))
+    def two_parts(text):
+        return {"text": text, "picture": np.zeros((2, 2, 3), dtype=np.uint8)}
+
     @svc.api(
         input=NumpyNdarray.from_sample(np.array([[1.0, 2.0]])),
         output=PandasDataFrame.from_sample(pd.DataFrame({"y": [0.5]})),
@@ -93,6 +97,8 @@ def test_samples_are_in_the_openapi_document_and_it_is_valid(client):
     assert "image/png" in image["requestBody"]["content"]
     assert list(image["responses"]["200"]["content"]) == ["image/png"]
     assert "*/*" in doc["paths"]["/not_text"]["post"]["requestBody"]["content"]
+    answer = doc["paths"]["/two_parts"]["post"]["responses"]["200"]["content"]["multipart/form-data"]
+    assert answer["schema"]["properties"]["picture"] == {"type": "string", "format": "binary"}
 
 
 def test_sampled_api_takes_and_answers_what_the_samples_say(client):
