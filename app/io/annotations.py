@@ -91,6 +91,9 @@ class TypedJSON(IODescriptor):
             value = self._adapter.dump_python(value, mode="json", warnings=False, fallback=jsonable)
         return json_response(value)
 
+    def spec(self) -> dict[str, Any]:
+        return {"type": "json"}
+
     def openapi_request_body(self) -> dict[str, Any]:
         return {"application/json": {"schema": self._schemas()[0]}}
 
@@ -211,6 +214,10 @@ class JSONBody(IODescriptor):
             return orjson.loads(text)
         except orjson.JSONDecodeError:
             return text
+
+    def spec(self) -> dict[str, Any]:
+        """A JSON object of the keyword arguments, or with images a form of them (images as files)."""
+        return {"type": "fields", "fields": list(self.model.model_fields), "images": list(self.image_fields)}
 
     def openapi_request_body(self) -> dict[str, Any]:
         schema = type_schema(self.model)[0]

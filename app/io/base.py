@@ -76,6 +76,14 @@ class IODescriptor(ABC):
         """The sample as it travels in the documented JSON or text body; ``None`` for none."""
         return None
 
+    def spec(self) -> dict[str, Any]:
+        """What a client needs to encode inputs and decode answers, as JSON: ``{"type": ..., options}``.
+
+        The keys are those of the YAML ``apis[].input``/``output`` of the same type; the OpenAPI
+        document carries it as ``x-tiffin-io`` on each API's request body and answer.
+        """
+        return {"type": type(self).__name__}
+
     def _with_example(self, content: dict[str, Any], media_type: str) -> dict[str, Any]:
         """``content`` with the sample as the example of ``media_type``'s entry, if there is one."""
         example = self.openapi_example()

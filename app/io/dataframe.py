@@ -201,6 +201,19 @@ class PandasDataFrame(IODescriptor):
             self.shape = tuple(frame.shape)
         return frame
 
+    def spec(self) -> dict[str, Any]:
+        return {
+            "type": "dataframe",
+            "orient": self.orient,
+            "columns": self.columns,
+            "apply_column_names": self.apply_column_names,
+            "dtype": None if self.dtype is None else _dtype_text(self.dtype),
+            "enforce_dtype": self.enforce_dtype,
+            "shape": None if self.shape is None else list(self.shape),
+            "enforce_shape": self.enforce_shape,
+            "default_format": self.default_format,
+        }
+
     def openapi_example(self) -> Any:
         return None if self.sample is None else orjson.loads(self._json(self.sample))
 

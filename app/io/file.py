@@ -58,6 +58,9 @@ class File(IODescriptor):
         except BadOutput as exc:
             raise ValueError(f"File.from_sample needs a path, bytes or a readable file: {exc.message}") from None
 
+    def spec(self) -> dict[str, Any]:
+        return {"type": "file", "mime_type": self.mime_type}
+
     def openapi_request_body(self) -> dict[str, Any]:
         direct = {self.mime_type: {"schema": dict(_BINARY)}} if self.mime_type else {
             OCTET_STREAM: {"schema": dict(_BINARY)},

@@ -234,6 +234,15 @@ class Image(IODescriptor):
         image: PIL.Image.Image = sample
         return image
 
+    def spec(self) -> dict[str, Any]:
+        return {
+            "type": "image",
+            "pilmode": self.pilmode,
+            "mime_type": self.mime_type,
+            "allowed_mime_types": list(self.allowed_mime_types),
+            "max_pixels": self.max_pixels,
+        }
+
     def openapi_request_body(self) -> dict[str, Any]:
         content: dict[str, Any] = {mime: {"schema": dict(_BINARY)} for mime in self.allowed_mime_types}
         content[OCTET_STREAM] = {"schema": dict(_BINARY)}

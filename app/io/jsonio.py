@@ -68,6 +68,9 @@ class JSON(IODescriptor):
             raise ValueError(f"JSON.from_sample needs a JSON value or a pydantic model: {exc}") from None
         return sample
 
+    def spec(self) -> dict[str, Any]:
+        return {"type": "json"}  # the model is the schema beside it
+
     def openapi_example(self) -> Any:
         sample = self.sample
         if isinstance(sample, pydantic.BaseModel):

@@ -135,6 +135,10 @@ class Multipart(IODescriptor):
             part._sample = taken[name] = part._take_sample(value, fixed)
         return taken
 
+    def spec(self) -> dict[str, Any]:
+        parts = {name: descriptor.spec() for name, descriptor in self.parts.items()}
+        return {"type": "multipart", "parts": parts, "optional": sorted(self.optional)}
+
     def openapi_example(self) -> Any:
         examples = {n: d.openapi_example() for n, d in self.parts.items()}
         examples = {n: e for n, e in examples.items() if e is not None}

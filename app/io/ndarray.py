@@ -88,6 +88,15 @@ class NumpyNdarray(IODescriptor):
             self.shape = tuple(array.shape)
         return array
 
+    def spec(self) -> dict[str, Any]:
+        return {
+            "type": "ndarray",
+            "dtype": None if self.dtype is None else self.dtype.str if self.dtype.kind in "US" else self.dtype.name,
+            "shape": None if self.shape is None else list(self.shape),
+            "enforce_dtype": self.enforce_dtype,
+            "enforce_shape": self.enforce_shape,
+        }
+
     def openapi_example(self) -> Any:
         return None if self.sample is None else self.sample.tolist()
 

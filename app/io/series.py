@@ -97,6 +97,16 @@ class PandasSeries(IODescriptor):
             self.shape = tuple(series.shape)
         return series
 
+    def spec(self) -> dict[str, Any]:
+        return {
+            "type": "series",
+            "orient": self.orient,
+            "dtype": None if self.dtype is None else str(self.dtype),
+            "enforce_dtype": self.enforce_dtype,
+            "shape": None if self.shape is None else list(self.shape),
+            "enforce_shape": self.enforce_shape,
+        }
+
     def openapi_example(self) -> Any:
         return None if self.sample is None else orjson.loads(self._json(self.sample))
 

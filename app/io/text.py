@@ -57,6 +57,9 @@ class Text(IODescriptor):
             raise ValueError(f"Text.from_sample needs a str, not {type(sample).__name__}")
         return sample
 
+    def spec(self) -> dict[str, Any]:
+        return {"type": "text"}
+
     def openapi_example(self) -> Any:
         return self.sample
 

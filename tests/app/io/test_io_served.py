@@ -97,6 +97,9 @@ def test_samples_are_in_the_openapi_document_and_it_is_valid(client):
     assert "image/png" in image["requestBody"]["content"]
     assert list(image["responses"]["200"]["content"]) == ["image/png"]
     assert "*/*" in doc["paths"]["/not_text"]["post"]["requestBody"]["content"]
+    assert image["requestBody"]["x-tiffin-io"]["type"] == "image"
+    assert image["responses"]["200"]["x-tiffin-io"]["mime_type"] == "image/png"
+    assert doc["paths"]["/kwargs"]["post"]["requestBody"]["x-tiffin-io"]["parts"]["b"] == {"type": "text"}
     answer = doc["paths"]["/two_parts"]["post"]["responses"]["200"]["content"]["multipart/form-data"]
     assert answer["schema"]["properties"]["picture"] == {"type": "string", "format": "binary"}
 
