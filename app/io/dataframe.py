@@ -105,7 +105,8 @@ class PandasDataFrame(IODescriptor):
         if media_type == CSV:
             return self._conform(_from_csv(body))
         if media_type in _TYPES["parquet"]:
-            frame = await anyio.to_thread.run_sync(functools.partial(read_parquet, body, max_cells=self.max_cells))
+            read = functools.partial(read_parquet, body, max_cells=self.max_cells)
+            frame = await anyio.to_thread.run_sync(read, abandon_on_cancel=True)  # a timeout need not wait
             return self._conform(frame)
         return self.from_json_value(loads(body))
 
