@@ -10,8 +10,10 @@ from __future__ import annotations
 import inspect
 from typing import Any, Literal
 
+import numpy as np
+
 from app.config.schema import ApiConfig, ConfigError, IoConfig, RunnerConfig, TiffinConfig, check_imports
-from app.io import JSON, File, NumpyNdarray, PandasDataFrame, Text
+from app.io import JSON, File, Image, NumpyNdarray, PandasDataFrame, PandasSeries, Text
 from app.io.base import IODescriptor
 from app.sdk.inference import InferenceAPI
 from app.sdk.service import Service
@@ -82,9 +84,11 @@ def runner_api(service: Service, api: ApiConfig) -> InferenceAPI:
     if runner is None:  # the config checked the reference; a service that drops a runner is a bug
         raise RuntimeError(f"api {api.name}: the service has no runner {runner_name!r}")
     method = getattr(runner, method_name)
+    # A runner gets arrays, DataFrames or JSON over the wire; an image travels as its pixels.
+    as_array = api.input.type == "image"
 
     async def call(value: Any) -> Any:
-        return await method.async_run(value)
+        return await method.async_run(np.asarray(value) if as_array else value)
 
     call.__name__ = api.name
     call.__doc__ = f"Calls runner {runner_name!r}, method {method_name!r}."
@@ -104,7 +108,31 @@ def descriptor(io: IoConfig) -> IODescriptor:
     if io.type == "text":
         return Text()
     if io.type == "dataframe":
-        return PandasDataFrame(orient=io.orient)
+        return PandasDataFrame(
+            orient=io.orient,
+            columns=io.columns,
+            apply_column_names=io.apply_column_names,
+            dtype=io.dtype,
+            enforce_dtype=io.enforce_dtype,
+            shape=io.shape,
+            enforce_shape=io.enforce_shape,
+            default_format=io.default_format,
+        )
+    if io.type == "series":
+        return PandasSeries(
+            orient=io.orient,
+            dtype=io.dtype,
+            enforce_dtype=io.enforce_dtype,
+            shape=io.shape,
+            enforce_shape=io.enforce_shape,
+        )
+    if io.type == "image":
+        return Image(
+            pilmode=io.pilmode,
+            mime_type=io.mime_type,
+            allowed_mime_types=io.allowed_mime_types,
+            max_pixels=io.max_pixels,
+        )
     return File(mime_type=io.mime_type)
 
 

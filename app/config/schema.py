@@ -72,6 +72,7 @@ __all__ = [
     "CorsConfig",
     "DataFrameIOConfig",
     "FileIOConfig",
+    "ImageIOConfig",
     "IoConfig",
     "JsonIOConfig",
     "LoggingConfig",
@@ -80,6 +81,7 @@ __all__ = [
     "MountConfig",
     "NdarrayIOConfig",
     "RunnerConfig",
+    "SeriesIOConfig",
     "ServerConfig",
     "TextIOConfig",
     "TiffinConfig",
@@ -311,11 +313,119 @@ class TextIOConfig(BaseModel):
     type: Literal["text"] = "text"
 
 
+def _check_pandas_dtype(value: str) -> str:
+    import pandas  # only configs that name a DataFrame or Series dtype pay for the import
+
+    try:
+        dtype = pandas.api.types.pandas_dtype(value)
+    except TypeError:
+        raise ValueError("not a numpy or pandas dtype") from None
+    if getattr(dtype, "kind", "") == "V":
+        raise ValueError("structured dtypes are not allowed")
+    return value
+
+
+def _check_shape_dims(value: list[int] | None) -> list[int] | None:
+    if value is not None and any(n < -1 for n in value):
+        raise ValueError("each dimension is a size, or -1 for any size")
+    return value
+
+
 class DataFrameIOConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     type: Literal["dataframe"] = "dataframe"
     orient: Literal["records", "columns", "index", "split", "values", "table"] = "records"
+    columns: list[str] | None = None
+    apply_column_names: bool = False
+    dtype: str | dict[str, str] | None = None
+    enforce_dtype: bool = False
+    shape: list[int] | None = None
+    enforce_shape: bool = False
+    default_format: Literal["json", "parquet", "csv"] = "json"
+
+    @field_validator("dtype")
+    @classmethod
+    def _check_dtype(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        if isinstance(value, str):
+            return _check_pandas_dtype(value)
+        for column, name in (value or {}).items():
+            try:
+                _check_pandas_dtype(name)
+            except ValueError as exc:
+                raise KeyedError((column,), str(exc), name) from None
+        return value
+
+    @field_validator("shape")
+    @classmethod
+    def _check_shape(cls, value: list[int] | None) -> list[int] | None:
+        return _check_shape_dims(value)
+
+    @model_validator(mode="after")
+    def _options_need_values(self) -> DataFrameIOConfig:
+        if self.apply_column_names and not self.columns:
+            raise KeyedError(("apply_column_names",), "needs 'columns'", True)
+        if self.enforce_dtype and self.dtype is None:
+            raise KeyedError(("enforce_dtype",), "needs 'dtype'", True)
+        if self.enforce_shape and self.shape is None:
+            raise KeyedError(("enforce_shape",), "needs 'shape'", True)
+        return self
+
+
+class SeriesIOConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    type: Literal["series"] = "series"
+    orient: Literal["records", "index", "split", "table"] = "records"
+    dtype: str | None = None
+    enforce_dtype: bool = False
+    shape: list[int] | None = None
+    enforce_shape: bool = False
+
+    @field_validator("dtype")
+    @classmethod
+    def _check_dtype(cls, value: str | None) -> str | None:
+        return None if value is None else _check_pandas_dtype(value)
+
+    @field_validator("shape")
+    @classmethod
+    def _check_shape(cls, value: list[int] | None) -> list[int] | None:
+        return _check_shape_dims(value)
+
+    @model_validator(mode="after")
+    def _options_need_values(self) -> SeriesIOConfig:
+        if self.enforce_dtype and self.dtype is None:
+            raise KeyedError(("enforce_dtype",), "needs 'dtype'", True)
+        if self.enforce_shape and self.shape is None:
+            raise KeyedError(("enforce_shape",), "needs 'shape'", True)
+        return self
+
+
+class ImageIOConfig(BaseModel):
+    """An image; a runner gets it as an array (H, W[, C]) and may answer one."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    type: Literal["image"] = "image"
+    pilmode: str | None = None
+    mime_type: str = "image/jpeg"
+    allowed_mime_types: list[str] | None = None
+    max_pixels: int = Field(50_000_000, gt=0)
+
+    @field_validator("mime_type")
+    @classmethod
+    def _check_mime_type(cls, value: str) -> str:
+        if not _MIME_TYPE.fullmatch(value):
+            raise ValueError("should be a media type such as 'image/png'")
+        return value
+
+    @field_validator("allowed_mime_types")
+    @classmethod
+    def _check_allowed(cls, value: list[str] | None) -> list[str] | None:
+        for index, mime in enumerate(value or []):
+            if not _MIME_TYPE.fullmatch(mime):
+                raise KeyedError((index,), "should be a media type such as 'image/png'", mime)
+        return value
 
 
 class FileIOConfig(BaseModel):
@@ -333,7 +443,9 @@ class FileIOConfig(BaseModel):
 
 
 IoConfig = Annotated[
-    Union[NdarrayIOConfig, JsonIOConfig, TextIOConfig, DataFrameIOConfig, FileIOConfig],
+    Union[
+        NdarrayIOConfig, JsonIOConfig, TextIOConfig, DataFrameIOConfig, FileIOConfig, ImageIOConfig, SeriesIOConfig
+    ],
     Field(discriminator="type"),
 ]
 

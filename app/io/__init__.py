@@ -7,8 +7,21 @@
 from app.io.base import IODescriptor
 from app.io.dataframe import PandasDataFrame
 from app.io.file import File
+from app.io.image import Image
 from app.io.jsonio import JSON
+from app.io.multipart import Multipart
 from app.io.ndarray import NumpyNdarray
+from app.io.series import PandasSeries
 from app.io.text import Text
 
-__all__ = ["JSON", "File", "IODescriptor", "NumpyNdarray", "PandasDataFrame", "Text"]
+__all__ = [
+    "JSON",
+    "File",
+    "IODescriptor",
+    "Image",
+    "Multipart",
+    "NumpyNdarray",
+    "PandasDataFrame",
+    "PandasSeries",
+    "Text",
+]

@@ -5,7 +5,9 @@
 
 The annotated parameters become the fields of a JSON body (``json_body_model`` +
 ``JSONBody``) and the return annotation picks the output descriptor
-(``descriptor_for_annotation``).
+(``descriptor_for_annotation``). A ``PIL.Image.Image`` parameter makes the body a
+multipart/form-data form (the image a file, the other parameters form fields); a
+``PIL.Image.Image`` return answers a PNG.
 """
 
 from __future__ import annotations
@@ -13,25 +15,30 @@ from __future__ import annotations
 import contextlib
 import inspect
 import re
+import sys
 import types
 import typing
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import numpy as np
+import orjson
 import pydantic
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
 from app.io.base import IODescriptor, read_body
 from app.io.codec import json_response, jsonable, loads, type_schema, validation_detail
 from app.io.dataframe import PandasDataFrame
-from app.io.fields import is_dataframe_type, jsonable_annotation
+from app.io.fields import is_dataframe_type, is_image_type, jsonable_annotation
 from app.io.file import File
+from app.io.image import Image
 from app.io.jsonio import JSON, validate
+from app.io.multipart import MULTIPART, decode_part
 from app.io.ndarray import NumpyNdarray
 from app.io.text import Text
-from app.server.http_errors import BadInput
+from app.server.http_errors import BadInput, ServiceError
 
 __all__ = ["JSONBody", "TypedJSON", "descriptor_for_annotation", "json_body_model", "type_hints"]
 
@@ -49,6 +56,8 @@ def descriptor_for_annotation(tp: Any) -> IODescriptor:
         return NumpyNdarray()
     if is_dataframe_type(base):
         return PandasDataFrame()
+    if is_image_type(base):
+        return Image(mime_type="image/png")
     if isinstance(base, type) and issubclass(base, pydantic.BaseModel):
         return JSON(pydantic_model=base)
     return TypedJSON(tp)
@@ -82,6 +91,9 @@ class TypedJSON(IODescriptor):
         if self._adapter is not None:
             value = self._adapter.dump_python(value, mode="json", warnings=False, fallback=jsonable)
         return json_response(value)
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": "json"}
 
     def openapi_request_body(self) -> dict[str, Any]:
         return {"application/json": {"schema": self._schemas()[0]}}
@@ -133,17 +145,30 @@ def type_hints(func: Callable[..., Any]) -> dict[str, Any]:
 
 
 class JSONBody(IODescriptor):
-    """A JSON object whose fields are an API's keyword arguments; decodes to a ``dict``."""
+    """A JSON object whose fields are an API's keyword arguments; decodes to a ``dict``.
+
+    With an image field the body is a multipart/form-data form instead: each image field a file
+    (decoded as ``Image()`` decodes a body), each other field a form value, read as JSON when the
+    field is not a string (``-F scale=0.5``, ``-F box='[1, 2, 3, 4]'``).
+    """
 
     media_types = ("application/json",)
+    as_kwargs = True
 
     def __init__(self, model: type[pydantic.BaseModel]) -> None:
         self.model = model
+        self.image_fields = tuple(n for n, f in model.model_fields.items() if _holds_image(f.annotation))
+        if self.image_fields:
+            self.media_types = (MULTIPART,)
+            self.default_when_missing = False
+            self._image = Image()
 
     async def from_request(self, request: Request) -> dict[str, Any]:
-        self.check_media_type(request)
-        body = await read_body(request)
-        value = loads(body) if body.strip() else {}
+        if self.check_media_type(request) == MULTIPART:
+            value = await self._from_form(request)
+        else:
+            body = await read_body(request)
+            value = loads(body) if body.strip() else {}
         if not isinstance(value, dict):
             fields = ", ".join(self.model.model_fields) or "no fields"
             raise BadInput(
@@ -158,14 +183,60 @@ class JSONBody(IODescriptor):
             value = value.model_dump(mode="json")
         return json_response(value)
 
+    async def _from_form(self, request: Request) -> dict[str, Any]:
+        try:
+            form = await request.form(max_part_size=sys.maxsize)  # the body-size limit bounds it
+        except ServiceError:
+            raise
+        except Exception as exc:
+            raise BadInput("The multipart body could not be parsed.", detail=str(exc)) from exc
+        try:
+            values: dict[str, Any] = {}
+            for name, item in form.multi_items():
+                if name in values:
+                    raise BadInput(f"The form holds {name!r} more than once; send each field once.")
+                if name in self.image_fields:
+                    values[name] = await decode_part(name, self._image, item)
+                else:
+                    text = (await item.read()).decode("utf-8", "replace") if isinstance(item, UploadFile) else item
+                    values[name] = self._form_value(name, text)
+            return values
+        finally:
+            await form.close()
+
+    def _form_value(self, name: str, text: str) -> Any:
+        """A form field's text: as is for a string field, else JSON if it parses (pydantic checks the rest)."""
+        field = self.model.model_fields.get(name)
+        if field is None or field.annotation is str or str in typing.get_args(field.annotation):
+            return text
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return text
+
+    def spec(self) -> dict[str, Any]:
+        """A JSON object of the keyword arguments, or with images a form of them (images as files)."""
+        return {"type": "fields", "fields": list(self.model.model_fields), "images": list(self.image_fields)}
+
     def openapi_request_body(self) -> dict[str, Any]:
-        return {"application/json": {"schema": type_schema(self.model)[0]}}
+        schema = type_schema(self.model)[0]
+        if not self.image_fields:
+            return {"application/json": {"schema": schema}}
+        images = ", ".join(self._image.allowed_mime_types)
+        return {MULTIPART: {"schema": schema, "encoding": {n: {"contentType": images} for n in self.image_fields}}}
 
     def openapi_responses(self) -> dict[str, Any]:
         return {"application/json": {"schema": type_schema(self.model)[1]}}
 
     def openapi_components(self) -> dict[str, dict[str, Any]]:
         return type_schema(self.model)[2]
+
+
+def _holds_image(annotation: Any) -> bool:
+    """``PIL.Image.Image``, also inside ``Optional[...]``/``Annotated[...]``."""
+    if is_image_type(annotation):
+        return True
+    return any(_holds_image(a) for a in typing.get_args(annotation) if a is not type(None))
 
 
 def _camel(name: str) -> str:

@@ -1,21 +1,34 @@
 """The IO descriptor contract and the content-type checks every descriptor shares.
 
 A descriptor turns an HTTP request body into the value an API function receives, and the
-function's return value into a response. Bad input raises ``BadInput`` (400) or
-``UnsupportedMediaType`` (415) and nothing else, so clients always get a JSON error.
+function's return value into a response. Bad input raises ``BadInput`` (400),
+``UnsupportedMediaType`` (415) or ``PayloadTooLarge`` (413) and nothing else, so clients always
+get a JSON error. A return value the descriptor does not allow raises ``BadOutput`` (500): an
+output descriptor enforces what it declares, as an input descriptor does.
+
+``Descriptor.from_sample(sample, **options)`` builds a descriptor from an example value: what the
+sample fixes (dtype, shape, columns, image format) is taken from it unless given in ``options``,
+and the sample is the example of the API in the OpenAPI document.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Self
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.server.http_errors import BadInput, ServiceError, UnsupportedMediaType
+from app.server.http_errors import BadInput, BadOutput, ServiceError, UnsupportedMediaType
 
-__all__ = ["IODescriptor", "media_type_of", "negotiate", "read_body"]
+__all__ = ["IODescriptor", "as_output_error", "media_type_of", "negotiate", "read_body"]
+
+# Set while ``from_sample`` builds a descriptor: options that need one another are checked once
+# the sample has filled in what it fixes (``PandasDataFrame.from_sample(df, enforce_dtype=True)``).
+_SAMPLING: ContextVar[bool] = ContextVar("tiffin_io_sampling", default=False)
 
 
 class IODescriptor(ABC):
@@ -25,6 +38,58 @@ class IODescriptor(ABC):
     media_types: tuple[str, ...] = ()
     #: Whether a request without a Content-Type header is read as ``media_types[0]``.
     default_when_missing: bool = True
+    #: Whether the decoded input is a mapping of the API function's keyword arguments.
+    as_kwargs: bool = False
+    _sample: Any = None
+
+    @classmethod
+    def from_sample(cls, sample: Any, **options: Any) -> Self:
+        """A descriptor made with ``options``, completed from ``sample``, which is its example."""
+        token = _SAMPLING.set(True)
+        try:
+            descriptor = cls(**options)
+        finally:
+            _SAMPLING.reset(token)
+        descriptor._sample = descriptor._take_sample(sample, set(options))
+        descriptor._check_options()
+        return descriptor
+
+    def _check_options(self) -> None:
+        """Raise ValueError for options that need one another (``enforce_shape`` without ``shape``)."""
+        return None
+
+    def _options_given(self) -> None:
+        """The end of ``__init__``: check the options now, or after ``from_sample`` took its sample."""
+        if not _SAMPLING.get():
+            self._check_options()
+
+    @property
+    def sample(self) -> Any:
+        """The value given to ``from_sample``, normalised (``None`` without one)."""
+        return self._sample
+
+    def _take_sample(self, sample: Any, given: set[str]) -> Any:
+        """Fix from ``sample`` what the options in ``given`` left open; the sample, normalised."""
+        return sample
+
+    def openapi_example(self) -> Any:
+        """The sample as it travels in the documented JSON or text body; ``None`` for none."""
+        return None
+
+    def spec(self) -> dict[str, Any]:
+        """What a client needs to encode inputs and decode answers, as JSON: ``{"type": ..., options}``.
+
+        The keys are those of the YAML ``apis[].input``/``output`` of the same type; the OpenAPI
+        document carries it as ``x-tiffin-io`` on each API's request body and answer.
+        """
+        return {"type": type(self).__name__}
+
+    def _with_example(self, content: dict[str, Any], media_type: str) -> dict[str, Any]:
+        """``content`` with the sample as the example of ``media_type``'s entry, if there is one."""
+        example = self.openapi_example()
+        if example is not None and media_type in content:
+            content[media_type] = {**content[media_type], "example": example}
+        return content
 
     @abstractmethod
     async def from_request(self, request: Request) -> Any:
@@ -65,6 +130,15 @@ class IODescriptor(ABC):
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({fields})"
+
+
+@contextmanager
+def as_output_error() -> Iterator[None]:
+    """Run an input check on a return value: what it refuses is the API's fault (500), not the client's."""
+    try:
+        yield
+    except BadInput as exc:
+        raise BadOutput(exc.message, detail=exc.detail) from exc
 
 
 async def read_body(request: Request) -> bytes:

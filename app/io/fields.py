@@ -1,8 +1,9 @@
-"""pydantic field types for numpy arrays and pandas DataFrames inside JSON bodies.
+"""pydantic field types for numpy arrays, pandas DataFrames and images inside request bodies.
 
 ``def predict(self, x: np.ndarray)`` in a class-style service makes ``x`` a JSON field; these
 annotated types let pydantic read such a field from a JSON list (or records, for a
-DataFrame), write it back as JSON, and describe it in the OpenAPI document.
+DataFrame), write it back as JSON, and describe it in the OpenAPI document. An image field
+(``img: PIL.Image.Image``) comes as a file of a multipart form, decoded before validation.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from app.server.http_errors import BadInput
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["dataframe_field", "jsonable_annotation", "ndarray_field"]
+__all__ = ["IMAGE_SCHEMA", "dataframe_field", "image_field", "is_image_type", "jsonable_annotation", "ndarray_field"]
+
+IMAGE_SCHEMA = {"type": "string", "format": "binary", "contentMediaType": "image/*"}
 
 
 def ndarray_field(dtype: Any = None) -> Any:
@@ -70,6 +73,26 @@ def dataframe_field() -> Any:
     ]
 
 
+def _image(value: Any) -> Any:
+    if not is_image_type(type(value)):
+        raise ValueError("send the image as a file in a multipart/form-data request")
+    return value
+
+
+@functools.cache
+def image_field() -> Any:
+    """``Annotated[PIL.Image.Image, ...]``: a decoded image (the body decodes form files first)."""
+    import PIL.Image
+
+    return Annotated[PIL.Image.Image, PlainValidator(_image), WithJsonSchema(IMAGE_SCHEMA)]
+
+
+def is_image_type(tp: Any) -> bool:
+    """Whether ``tp`` is ``PIL.Image.Image`` (or a subclass), without importing Pillow."""
+    pil = sys.modules.get("PIL.Image")
+    return pil is not None and isinstance(tp, type) and issubclass(tp, pil.Image)
+
+
 def is_dataframe_type(tp: Any) -> bool:
     """Whether ``tp`` is ``pandas.DataFrame``, without importing pandas (code using it already has)."""
     pd = sys.modules.get("pandas")
@@ -84,6 +107,8 @@ def jsonable_annotation(tp: Any) -> Any:
         return ndarray_field(_ndarray_dtype(tp))
     if is_dataframe_type(tp):
         return dataframe_field()
+    if is_image_type(tp):
+        return image_field()
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is None or not args or origin is typing.Literal:
         return tp

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import mimetypes
+import os
+from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -9,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.io.base import IODescriptor, media_type_of, read_body
-from app.server.http_errors import BadInput
+from app.server.http_errors import BadInput, BadOutput, ServiceError
 
 __all__ = ["File"]
 
@@ -24,6 +27,7 @@ class File(IODescriptor):
     ``mime_type`` (``"image/png"``, or a range like ``"image/*"``) restricts what is taken
     (415 otherwise) and is the response's content type. A ``multipart/form-data`` upload, as
     browsers and ``curl -F`` send it, gives the bytes of its first file.
+    ``File.from_sample("doc.pdf")`` takes the media type from the file's name.
     """
 
     def __init__(self, mime_type: str | None = None) -> None:
@@ -40,9 +44,30 @@ class File(IODescriptor):
     def to_response(self, value: Any, *, accept: str | None = None) -> Response:
         return Response(_as_bytes(value), media_type=self._response_type())
 
+    def _take_sample(self, sample: Any, given: set[str]) -> bytes:
+        if isinstance(sample, (str, os.PathLike)):
+            path = Path(sample)
+            if "mime_type" not in given:
+                guessed = mimetypes.guess_type(path.name)[0]
+                if guessed:
+                    self.mime_type = guessed.lower()
+                    self.media_types = (self.mime_type,)
+            return path.read_bytes()
+        try:
+            return _as_bytes(sample)
+        except BadOutput as exc:
+            raise ValueError(f"File.from_sample needs a path, bytes or a readable file: {exc.message}") from None
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": "file", "mime_type": self.mime_type}
+
     def openapi_request_body(self) -> dict[str, Any]:
+        direct = {self.mime_type: {"schema": dict(_BINARY)}} if self.mime_type else {
+            OCTET_STREAM: {"schema": dict(_BINARY)},
+            "*/*": {"schema": dict(_BINARY)},
+        }
         return {
-            self.mime_type or OCTET_STREAM: {"schema": dict(_BINARY)},
+            **direct,
             MULTIPART: {"schema": {"type": "object", "properties": {"file": dict(_BINARY)}, "required": ["file"]}},
         }
 
@@ -55,6 +80,8 @@ class File(IODescriptor):
     async def _first_upload(self, request: Request) -> bytes:
         try:
             form = await request.form()
+        except ServiceError:  # e.g. PayloadTooLarge from the body-size limit
+            raise
         except Exception as exc:  # MultiPartException and friends: a malformed body
             raise BadInput("The multipart body could not be parsed.", detail=str(exc)) from exc
         try:
@@ -77,4 +104,4 @@ def _as_bytes(value: Any) -> bytes:
         return data.encode("utf-8") if isinstance(data, str) else bytes(data)
     if isinstance(value, str):
         return value.encode("utf-8")
-    raise TypeError(f"A File output must be bytes or a readable file, not {type(value).__name__}.")
+    raise BadOutput(f"A File output must be bytes or a readable file, not {type(value).__name__}.")

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pydantic
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.io.base import IODescriptor, read_body
-from app.io.codec import json_response, loads, type_schema, validation_detail
-from app.server.http_errors import BadInput
+from app.io.base import IODescriptor, as_output_error, read_body
+from app.io.codec import dumps, loads, type_schema, validation_detail
+from app.server.http_errors import BadInput, BadOutput
 
 __all__ = ["JSON"]
 
 
 class JSON(IODescriptor):
-    """Parsed JSON, or with ``pydantic_model`` an instance of that model (400 when invalid)."""
+    """Parsed JSON, or with ``pydantic_model`` an instance of that model (400 when invalid).
+
+    As an output, a value that is not an instance of ``pydantic_model`` is validated against it
+    (a mismatch is the API's fault: 500). ``JSON.from_sample(model_instance)`` takes the model
+    from the sample.
+    """
 
     media_types = ("application/json",)
 
@@ -35,17 +41,49 @@ class JSON(IODescriptor):
         return validate(self.pydantic_model, value)
 
     def to_response(self, value: Any, *, accept: str | None = None) -> Response:
+        if self.pydantic_model is not None and not isinstance(value, self.pydantic_model):
+            with as_output_error():
+                value = validate(self.pydantic_model, value)
         if isinstance(value, pydantic.BaseModel):
             value = value.model_dump(mode="json")
-        return json_response(value)
+        try:
+            body = dumps(value)
+        except TypeError as exc:
+            raise BadOutput(f"A {type(value).__name__} cannot be written as JSON.", detail=str(exc)) from exc
+        return Response(body, media_type="application/json")
+
+    def _take_sample(self, sample: Any, given: set[str]) -> Any:
+        if isinstance(sample, pydantic.BaseModel):
+            if "pydantic_model" not in given:
+                self.pydantic_model = type(sample)
+            return sample
+        if isinstance(sample, (str, bytes)):
+            try:
+                return orjson.loads(sample)
+            except orjson.JSONDecodeError as exc:
+                raise ValueError(f"JSON.from_sample: the sample is not valid JSON: {exc}") from None
+        try:
+            dumps(sample)
+        except TypeError as exc:
+            raise ValueError(f"JSON.from_sample needs a JSON value or a pydantic model: {exc}") from None
+        return sample
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": "json"}  # the model is the schema beside it
+
+    def openapi_example(self) -> Any:
+        sample = self.sample
+        if isinstance(sample, pydantic.BaseModel):
+            return sample.model_dump(mode="json")
+        return None if sample is None else orjson.loads(dumps(sample))
 
     def openapi_request_body(self) -> dict[str, Any]:
         schema = type_schema(self.pydantic_model)[0] if self.pydantic_model else {}
-        return {"application/json": {"schema": schema}}
+        return self._with_example({"application/json": {"schema": schema}}, "application/json")
 
     def openapi_responses(self) -> dict[str, Any]:
         schema = type_schema(self.pydantic_model)[1] if self.pydantic_model else {}
-        return {"application/json": {"schema": schema}}
+        return self._with_example({"application/json": {"schema": schema}}, "application/json")
 
     def openapi_components(self) -> dict[str, dict[str, Any]]:
         return type_schema(self.pydantic_model)[2] if self.pydantic_model else {}

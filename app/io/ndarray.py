@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import orjson
 from numpy.typing import DTypeLike
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.io.base import IODescriptor, negotiate, read_body
-from app.io.codec import json_response, loads
-from app.server.http_errors import BadInput
+from app.io.base import IODescriptor, as_output_error, negotiate, read_body
+from app.io.codec import dumps, loads
+from app.server.http_errors import BadInput, BadOutput
 from runners.wire import npy
 
 __all__ = ["NumpyNdarray"]
@@ -28,7 +30,10 @@ class NumpyNdarray(IODescriptor):
     ``shape`` may use ``-1`` for any length. Without ``enforce_dtype`` the input is cast to
     ``dtype`` when numpy can; with it, only a lossless cast is allowed (judged on the values
     for JSON, whose number types are only guesses, and with numpy's "safe" rule for ``.npy``).
-    Without ``enforce_shape`` a differing input is reshaped when possible.
+    Without ``enforce_shape`` a differing input is reshaped when possible. A return value is
+    held to the same rules (a failure is the API's, 500), so ``dtype="str"`` answers strings.
+    JSON answers are written as ``json.dumps`` writes them (``[[1, 2], [3, 4]]``), as BentoML's
+    are; ``Accept: application/x-npy`` gets ``.npy`` bytes.
     """
 
     media_types = (JSON, NPY)
@@ -61,19 +66,53 @@ class NumpyNdarray(IODescriptor):
         return self._check_shape(self._cast_npy(array))
 
     def to_response(self, value: Any, *, accept: str | None = None) -> Response:
-        array = np.asarray(value)
+        try:
+            array = np.asarray(value)
+        except (ValueError, TypeError) as exc:
+            raise BadOutput("The value is not an array (ragged or mixed nested lists).", detail=str(exc)) from exc
+        with as_output_error():
+            array = self._check_shape(self._cast_json(array))
         if negotiate(accept, (JSON, NPY)) == NPY and not array.dtype.hasobject:
             return Response(npy.dumps(array), media_type=NPY)
-        return json_response(array)
+        return Response(_json_body(array), media_type=JSON)
+
+    def _take_sample(self, sample: Any, given: set[str]) -> np.ndarray:
+        if isinstance(sample, np.generic) or np.ndim(sample) == 0:
+            raise ValueError("NumpyNdarray.from_sample needs an array (or nested lists), not a scalar")
+        array = np.asarray(sample)
+        if array.dtype.hasobject:
+            raise ValueError("NumpyNdarray.from_sample needs numbers, booleans or strings, not Python objects")
+        if "dtype" not in given:
+            self.dtype = array.dtype
+        if "shape" not in given:
+            self.shape = tuple(array.shape)
+        return array
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "type": "ndarray",
+            "dtype": None if self.dtype is None else self.dtype.str if self.dtype.kind in "US" else self.dtype.name,
+            "shape": None if self.shape is None else list(self.shape),
+            "enforce_dtype": self.enforce_dtype,
+            "enforce_shape": self.enforce_shape,
+        }
+
+    def openapi_example(self) -> Any:
+        return None if self.sample is None else self.sample.tolist()
 
     def openapi_request_body(self) -> dict[str, Any]:
-        return {
+        content = {
             JSON: {"schema": self.json_schema()},
             NPY: {"schema": {"type": "string", "format": "binary", "contentMediaType": NPY}},
         }
+        return self._with_example(content, JSON)
 
     def openapi_responses(self) -> dict[str, Any]:
-        return {JSON: {"schema": self.json_schema()}}
+        content = {
+            JSON: {"schema": self.json_schema()},
+            NPY: {"schema": {"type": "string", "format": "binary", "contentMediaType": NPY}},
+        }
+        return self._with_example(content, JSON)
 
     def json_schema(self) -> dict[str, Any]:
         """The JSON schema of the array as nested lists."""
@@ -123,6 +162,22 @@ class NumpyNdarray(IODescriptor):
             except ValueError:
                 pass
         return array
+
+
+def _json_body(array: np.ndarray) -> bytes:
+    """``json.dumps(array.tolist())``, spaces and all, at orjson's speed for numbers."""
+    try:
+        if array.dtype.kind in "biuf":
+            try:  # orjson writes C-ordered arrays of the common dtypes directly
+                raw = orjson.dumps(array, option=orjson.OPT_SERIALIZE_NUMPY)
+            except orjson.JSONEncodeError:  # 0-d, non-contiguous, float16, ...
+                raw = orjson.dumps(array.tolist())
+            return raw.replace(b",", b", ")
+        if array.dtype.kind in "US":
+            return json.dumps(array.tolist(), ensure_ascii=False).encode()
+        return dumps(array.tolist())
+    except (TypeError, ValueError, orjson.JSONEncodeError) as exc:
+        raise BadOutput(f"The array's {array.dtype} values cannot be written as JSON.", detail=str(exc)) from exc
 
 
 def _array_from_json(value: Any) -> np.ndarray:

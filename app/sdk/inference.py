@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.io.base import IODescriptor
+from app.server.http_errors import BadOutput
 
 
 def normalize_route(route: str | None, name: str) -> str:
@@ -37,6 +38,7 @@ class InferenceAPI:
     def __post_init__(self) -> None:
         self.route = normalize_route(self.route, self.name)
         self.is_async = inspect.iscoroutinefunction(self.func)
+        self.kwargs_input = self.kwargs_input or self.input.as_kwargs
         if self.doc is None:
             self.doc = inspect.getdoc(self.func)
 
@@ -56,4 +58,7 @@ class InferenceAPI:
     async def handle(self, request: Request, instance: Any = None) -> Response:
         value = await self.input.from_request(request)
         result = await self(value, instance)
-        return self.output.to_response(result, accept=request.headers.get("accept"))
+        try:
+            return self.output.to_response(result, accept=request.headers.get("accept"))
+        except BadOutput as exc:
+            raise exc.naming(self.name) from exc

@@ -1,6 +1,7 @@
 """Errors the API server answers with, and the one place they become responses.
 
     ServiceError                 500  base; also what user-code exceptions are reported as
+    ├── BadOutput                500  an API returned what its output descriptor does not allow
     ├── BadInput                 400  malformed body, wrong dtype/shape, failed validation
     ├── NotFound                 404  no such route
     ├── MethodNotAllowed         405  the route exists, the method does not
@@ -39,6 +40,17 @@ class ServiceError(Exception):
         self.detail = detail
         self.headers = headers or {}
         super().__init__(self.message)
+
+
+class BadOutput(ServiceError):
+    """User code returned a value its output descriptor does not allow (a bug, hence 500)."""
+
+    message = "The API returned a value its output descriptor does not allow."
+
+    def naming(self, api: str) -> BadOutput:
+        """The same error, its message naming the API that returned the value."""
+        message = f"The API {api!r} returned a value its output does not allow. {self.message}"
+        return BadOutput(message, detail=self.detail)
 
 
 class BadInput(ServiceError):

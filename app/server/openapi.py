@@ -128,9 +128,9 @@ def _add_api(doc: dict[str, Any], api: ApiLike) -> None:
         "tags": ["apis"],
         "operationId": api.name,
         "summary": summary.strip() or api.name,
-        "requestBody": {"required": True, "content": request},
+        "requestBody": {"required": True, "content": request, "x-tiffin-io": api.input.spec()},
         "responses": {
-            "200": {"description": "Successful Response", "content": response},
+            "200": {"description": "Successful Response", "content": response, "x-tiffin-io": api.output.spec()},
             **{status: {"$ref": f"#/components/responses/{name}"} for status, (name, _) in _ERRORS.items()},
         },
     }

@@ -356,7 +356,8 @@ def test_runner_values(tmp_path: Path) -> None:
 def test_io_is_chosen_by_type(tmp_path: Path) -> None:
     unknown = RUNNER_AND_API.replace("input: {type: ndarray}", "input: {type: tensor}")
     assert error_for(tmp_path, unknown).endswith(
-        ": apis.0.input.type: unknown type; expected one of 'ndarray', 'json', 'text', 'dataframe', 'file' (got 'tensor')"
+        ": apis.0.input.type: unknown type; expected one of 'ndarray', 'json', 'text', 'dataframe', 'file', 'image',"
+        " 'series' (got 'tensor')"
     )
     missing = RUNNER_AND_API.replace("input: {type: ndarray}", "input: {dtype: float32}")
     assert error_for(tmp_path, missing).endswith(": apis.0.input.type: missing required key")
@@ -376,6 +377,45 @@ def test_ndarray_settings_are_checked(tmp_path: Path) -> None:
     assert ": apis.0.input.orient: " in with_input("{type: dataframe, orient: sideways}")
     assert ": apis.0.input.mime_type: should be a media type" in with_input("{type: file, mime_type: png}")
     assert ": apis.0.input.dtype: not a numpy dtype" in with_input("{type: ndarray, dtype: '(2)i4'}")
+
+
+def test_dataframe_series_and_image_settings(tmp_path: Path) -> None:
+    def config_with_input(spec: str) -> TiffinConfig:
+        return load_config(write(tmp_path, RUNNER_AND_API.replace("input: {type: ndarray}", f"input: {spec}")), env={})
+
+    def with_input(spec: str) -> str:
+        return error_for(tmp_path, RUNNER_AND_API.replace("input: {type: ndarray}", f"input: {spec}"))
+
+    frame = config_with_input(
+        "{type: dataframe, orient: index, columns: [a, b], dtype: {a: int64, b: str}, default_format: parquet}"
+    ).apis[0].input
+    assert frame.model_dump() == {
+        "type": "dataframe",
+        "orient": "index",
+        "columns": ["a", "b"],
+        "apply_column_names": False,
+        "dtype": {"a": "int64", "b": "str"},
+        "enforce_dtype": False,
+        "shape": None,
+        "enforce_shape": False,
+        "default_format": "parquet",
+    }
+    assert with_input("{type: dataframe, dtype: {a: inty}}").endswith(
+        ": apis.0.input.dtype.a: not a numpy or pandas dtype (got 'inty')"
+    )
+    no_columns = with_input("{type: dataframe, apply_column_names: true}")
+    assert ": apis.0.input.apply_column_names: needs 'columns'" in no_columns
+    assert ": apis.0.input.enforce_shape: needs 'shape'" in with_input("{type: dataframe, enforce_shape: true}")
+    assert ": apis.0.input.default_format: " in with_input("{type: dataframe, default_format: xml}")
+    series = config_with_input("{type: series, dtype: float32, shape: [-1], enforce_shape: true}").apis[0].input
+    assert (series.type, series.dtype, series.shape) == ("series", "float32", [-1])
+    assert ": apis.0.input.orient: " in with_input("{type: series, orient: columns}")
+    image = config_with_input("{type: image, pilmode: RGB, allowed_mime_types: [image/png]}").apis[0].input
+    assert (image.type, image.pilmode, image.mime_type, image.max_pixels) == ("image", "RGB", "image/jpeg", 50_000_000)
+    assert ": apis.0.input.allowed_mime_types.0: should be a media type" in with_input(
+        "{type: image, allowed_mime_types: [png]}"
+    )
+    assert ": apis.0.input.max_pixels: " in with_input("{type: image, max_pixels: 0}")
 
 
 # --- middlewares, mounts, metrics, logging -------------------------------------------------

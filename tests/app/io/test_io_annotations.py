@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import io
 from typing import Annotated, Any, Optional
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import PIL.Image
 import pytest
 from pydantic import BaseModel, Field
+from starlette.testclient import TestClient
 
 from app.io import JSON, File, NumpyNdarray, PandasDataFrame, Text
 from app.io.annotations import JSONBody, TypedJSON, descriptor_for_annotation, json_body_model
@@ -164,3 +167,57 @@ def test_pydantic_field_defaults_are_kept():
     assert model().n == 2
     with pytest.raises(ValueError):
         model(n=0)
+
+
+# -- PIL images in class-style APIs ------------------------------------------------------------
+
+
+def test_image_annotations_make_a_multipart_body_and_a_png_answer():
+    from app import api, service
+
+    @service
+    class Vision:
+        @api
+        def shade(self, image: PIL.Image.Image, factor: float = 0.5, label: str = "x") -> PIL.Image.Image:
+            pixels = (np.asarray(image.convert("RGB")) * factor).astype(np.uint8)
+            return PIL.Image.fromarray(pixels)
+
+        @api
+        def describe(
+            self, image: PIL.Image.Image, label: Optional[str] = None, box: Optional[list[int]] = None  # noqa: UP045
+        ) -> dict:
+            return {"size": list(image.size), "label": label, "box": box}
+
+    buffer = io.BytesIO()
+    PIL.Image.new("RGB", (4, 3), (200, 100, 50)).save(buffer, format="PNG")
+    png = buffer.getvalue()
+    with TestClient(Vision.to_asgi()) as client:
+        response = client.post("/shade", files={"image": ("a.png", png, "image/png")}, data={"factor": "0.5"})
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "image/png"
+        assert PIL.Image.open(io.BytesIO(response.content)).getpixel((0, 0)) == (100, 50, 25)
+        files = {"image": ("a.png", png, "image/png")}
+        response = client.post("/describe", files=files, data={"label": "123", "box": "[1, 2, 3, 4]"})
+        assert response.json() == {"size": [4, 3], "label": "123", "box": [1, 2, 3, 4]}  # a str field stays a string
+        assert client.post("/describe", json={"label": "x"}).status_code == 415
+        missing = client.post("/describe", data={"label": "x"}, files={"other": ("o.txt", b"", "text/plain")})
+        assert missing.status_code == 400
+        bad = client.post("/describe", files={"image": ("a.txt", b"text", "text/plain")})
+        assert bad.status_code == 400 and bad.json()["error"].startswith("Part 'image': ")
+        wrong = client.post("/describe", files=files, data={"box": "not a list"})
+        assert wrong.status_code == 400
+        doc = client.get("/docs.json").json()
+    body = doc["paths"]["/describe"]["post"]["requestBody"]["content"]
+    assert list(body) == ["multipart/form-data"]
+    assert "image/png" in body["multipart/form-data"]["encoding"]["image"]["contentType"]
+    schema = doc["components"]["schemas"]["DescribeInput"]
+    assert schema["properties"]["image"]["format"] == "binary"
+    assert schema["required"] == ["image"]
+    assert list(doc["paths"]["/shade"]["post"]["responses"]["200"]["content"]) == ["image/png"]
+
+
+def test_image_return_annotation():
+    from app.io import Image
+
+    desc = descriptor_for_annotation(PIL.Image.Image)
+    assert isinstance(desc, Image) and desc.mime_type == "image/png"

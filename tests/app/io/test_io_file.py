@@ -5,6 +5,7 @@ import io
 import pytest
 
 from app.io import File
+from app.server.http_errors import BadOutput
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 
@@ -56,7 +57,7 @@ def test_multipart_without_a_file_is_400(client_for, content, content_type):
 
 def test_file_like_output():
     assert File().to_response(io.BytesIO(b"abc")).body == b"abc"
-    with pytest.raises(TypeError):
+    with pytest.raises(BadOutput):
         File().to_response(3)
 
 
@@ -66,3 +67,21 @@ def test_openapi():
     assert "multipart/form-data" in body
     binary = {"schema": {"type": "string", "format": "binary"}}
     assert File().openapi_responses() == {"application/octet-stream": binary}
+
+
+def test_openapi_documents_any_type_without_a_mime_type():
+    assert list(File().openapi_request_body()) == ["application/octet-stream", "*/*", "multipart/form-data"]
+    assert list(File(mime_type="application/pdf").openapi_request_body()) == ["application/pdf", "multipart/form-data"]
+
+
+def test_from_sample_takes_the_mime_type_from_the_name(tmp_path, client_for):
+    path = tmp_path / "report.pdf"
+    path.write_bytes(b"%PDF-1.4 sample")
+    desc = File.from_sample(path)
+    assert desc.mime_type == "application/pdf"
+    assert desc.sample == b"%PDF-1.4 sample"
+    client = client_for(desc)
+    assert client.post("/", content=b"%PDF", headers={"content-type": "application/pdf"}).status_code == 200
+    assert client.post("/", content=b"x", headers={"content-type": "image/png"}).status_code == 415
+    assert File.from_sample(io.BytesIO(b"abc")).sample == b"abc"
+    assert File.from_sample(str(path), mime_type="application/octet-stream").mime_type == "application/octet-stream"

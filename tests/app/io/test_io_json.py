@@ -8,6 +8,7 @@ import pytest
 from pydantic import BaseModel, field_validator
 
 from app.io import JSON
+from app.server.http_errors import BadOutput
 
 
 class IrisFeatures(BaseModel):
@@ -107,7 +108,7 @@ def test_numpy_and_other_values_are_encoded(client_for):
 
 
 def test_unserialisable_output_is_a_server_error():
-    with pytest.raises(TypeError):
+    with pytest.raises(BadOutput):
         JSON().to_response({"x": object()})
 
 
@@ -129,3 +130,32 @@ def test_model_must_be_a_pydantic_model():
 
 def test_response_is_compact_json():
     assert orjson.loads(JSON().to_response([1, 2]).body) == [1, 2]
+
+
+def test_output_with_a_model_is_validated_against_it():
+    desc = JSON(pydantic_model=IrisFeatures)
+    values = {"sepal_len": 1, "sepal_width": 2, "petal_len": 3, "petal_width": 4}
+    assert orjson.loads(desc.to_response(values).body) == {k: float(v) for k, v in values.items()}
+    with pytest.raises(BadOutput, match="IrisFeatures") as info:
+        desc.to_response({"sepal_len": "long"})
+    assert info.value.detail  # pydantic's errors, JSON-safe
+
+
+def test_from_sample_with_a_model_instance_takes_the_model():
+    sample = IrisFeatures(sepal_len=5.1, sepal_width=3.5, petal_len=1.4, petal_width=0.2)
+    desc = JSON.from_sample(sample)
+    assert desc.pydantic_model is IrisFeatures
+    body = desc.openapi_request_body()["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/IrisFeatures"}
+    assert body["example"] == {"sepal_len": 5.1, "sepal_width": 3.5, "petal_len": 1.4, "petal_width": 0.2}
+
+
+def test_from_sample_with_plain_json():
+    example = JSON.from_sample({"Hello": "World"}).openapi_request_body()["application/json"]["example"]
+    assert example == {"Hello": "World"}
+    assert JSON.from_sample('["a", 1]').sample == ["a", 1]
+    assert JSON.from_sample(np.array([1, 2])).openapi_example() == [1, 2]
+    with pytest.raises(ValueError):
+        JSON.from_sample("{not json")
+    with pytest.raises(ValueError):
+        JSON.from_sample(object())

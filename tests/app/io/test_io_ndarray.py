@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from app.io import NumpyNdarray
+from app.server.http_errors import BadOutput
 
 
 def npy(array: np.ndarray, allow_pickle: bool = False) -> bytes:
@@ -195,4 +196,66 @@ def test_openapi_schema_follows_dtype_and_shape():
         "items": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
     }
     assert "application/x-npy" in desc.openapi_request_body()
-    assert NumpyNdarray().openapi_responses() == {"application/json": {"schema": {"type": "array"}}}
+    assert NumpyNdarray().openapi_responses()["application/json"] == {"schema": {"type": "array"}}
+    assert "application/x-npy" in NumpyNdarray().openapi_responses()  # answered when Accept asks for it
+
+
+# -- BentoML 1.1's e2e requests, and outputs held to what they declare --------------------------
+
+
+def test_bentoml_e2e_enforce_shape(client_for):
+    client = client_for(NumpyNdarray(shape=(2, 2), enforce_shape=True), lambda a: a * 2, NumpyNdarray(shape=(2, 2)))
+    response = client.post("/", content=b"[[1,2],[3,4]]", headers={"content-type": "application/json"})
+    assert response.content == b"[[2, 4], [6, 8]]"  # byte for byte as BentoML writes it
+    assert client.post("/", content=b"[1,2,3,4]", headers={"content-type": "application/json"}).status_code == 400
+
+
+def test_bentoml_e2e_enforce_dtype_and_string_output(client_for):
+    client = client_for(NumpyNdarray(dtype="uint8", enforce_dtype=True), lambda a: a * 2, NumpyNdarray(dtype="str"))
+    response = client.post("/", content=b"[[2,1],[4,3]]", headers={"content-type": "application/json"})
+    assert response.status_code == 200
+    assert response.content == b'[["4", "2"], ["8", "6"]]'
+    assert client.seen[0].dtype == np.uint8
+    bad = client.post("/", content=b'[["2f",1],[4,3]]', headers={"content-type": "application/json"})
+    assert bad.status_code == 400
+
+
+def test_output_dtype_is_cast_and_shape_reshaped_when_not_enforced():
+    response = NumpyNdarray(dtype="float32", shape=(2, 2)).to_response(np.arange(4))
+    assert response.body == b"[[0.0, 1.0], [2.0, 3.0]]"
+
+
+def test_output_that_breaks_an_enforced_declaration_is_the_apis_fault():
+    with pytest.raises(BadOutput, match="shape"):
+        NumpyNdarray(shape=(2, 2), enforce_shape=True).to_response(np.arange(3))
+    with pytest.raises(BadOutput, match="cannot be used as int64"):
+        NumpyNdarray(dtype="int64", enforce_dtype=True).to_response(np.array([1.5]))
+    with pytest.raises(BadOutput, match="strings"):
+        NumpyNdarray(dtype="float64").to_response(np.array(["a"]))
+    with pytest.raises(BadOutput, match="not an array"):
+        NumpyNdarray().to_response([[1, 2], [3]])
+
+
+def test_json_answers_for_every_kind():
+    assert NumpyNdarray().to_response(np.array([True, False])).body == b"[true, false]"
+    assert NumpyNdarray().to_response(np.array([0.5, np.nan])).body == b"[0.5, null]"
+    assert NumpyNdarray().to_response(np.float16([1.5])).body == b"[1.5]"
+    assert NumpyNdarray().to_response(np.array(["é, ok"])).body == '["é, ok"]'.encode()
+    assert NumpyNdarray().to_response(np.int64(7)).body == b"7"
+
+
+def test_from_sample_fixes_dtype_and_shape_and_documents_the_example(client_for):
+    desc = NumpyNdarray.from_sample(np.array([[5.1, 3.5, 1.4, 0.2]]), enforce_shape=True)
+    assert desc.dtype == np.float64 and desc.shape == (1, 4)
+    assert desc.openapi_request_body()["application/json"]["example"] == [[5.1, 3.5, 1.4, 0.2]]
+    assert "example" not in desc.openapi_request_body()["application/x-npy"]
+    client = client_for(desc)
+    assert client.post("/", json=[[1, 2, 3, 4]]).status_code == 200
+    assert client.seen[0].dtype == np.float64
+    assert client.post("/", json=[[1, 2, 3, 4], [5, 6, 7, 8]]).status_code == 400
+    kept = NumpyNdarray.from_sample([[1, 2]], dtype="float32", shape=(-1, 2))
+    assert kept.dtype == np.float32 and kept.shape == (-1, 2)
+    with pytest.raises(ValueError):
+        NumpyNdarray.from_sample(np.int64(3))
+    with pytest.raises(ValueError):
+        NumpyNdarray.from_sample([{"a": 1}])

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from app.io import Text
+from app.server.http_errors import BadOutput
 
 
 def test_text_round_trip(client_for):
@@ -37,16 +38,46 @@ def test_unknown_charset_is_400(client_for):
     assert response.status_code == 400
 
 
-def test_wrong_content_type_is_415(client_for):
-    response = client_for(Text()).post("/", json={"a": 1})
-    assert response.status_code == 415
-    assert response.json()["detail"]["accepted"] == ["text/plain"]
+@pytest.mark.parametrize("content_type", ["application/json", "application/text", "application/octet-stream"])
+def test_any_content_type_is_read_as_text(client_for, content_type):
+    # BentoML's Text takes any content type; its own README curls send application/json.
+    response = client_for(Text()).post("/", content=b'{"a": 1}', headers={"content-type": content_type})
+    assert response.status_code == 200
+    assert response.text == '{"a": 1}'
 
 
-def test_non_string_output_is_a_programming_error():
-    with pytest.raises(TypeError):
+def test_empty_body_without_content_type(client_for):
+    response = client_for(Text()).post("/")
+    assert response.status_code == 200
+    assert response.text == ""
+
+
+def test_none_answers_an_empty_body():
+    response = Text().to_response(None)
+    assert response.body == b""
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_non_string_output_is_the_apis_fault():
+    with pytest.raises(BadOutput, match="must be a str, not int"):
         Text().to_response(42)
+    with pytest.raises(BadOutput):
+        Text().to_response(b"\xff")
 
 
-def test_openapi():
-    assert Text().openapi_request_body() == {"text/plain": {"schema": {"type": "string"}}}
+def test_openapi_documents_any_content_type():
+    assert Text().openapi_request_body() == {
+        "text/plain": {"schema": {"type": "string"}},
+        "*/*": {"schema": {"type": "string"}},
+    }
+    assert Text().openapi_responses() == {"text/plain": {"schema": {"type": "string"}}}
+
+
+def test_from_sample_is_the_example():
+    desc = Text.from_sample("Hello, world")
+    assert desc.sample == "Hello, world"
+    assert desc.openapi_request_body()["text/plain"]["example"] == "Hello, world"
+    assert "example" not in desc.openapi_request_body()["*/*"]
+    assert Text.from_sample(b"bytes").sample == "bytes"
+    with pytest.raises(ValueError):
+        Text.from_sample(3)
