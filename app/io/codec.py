@@ -90,7 +90,8 @@ def _safe_default(obj: Any) -> Any:
 
 def validation_detail(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
     """pydantic's errors as a JSON-safe list, without documentation links."""
-    return json_safe(exc.errors(include_url=False))
+    detail: list[dict[str, Any]] = json_safe(exc.errors(include_url=False))
+    return detail
 
 
 def type_schema(tp: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]]]:

@@ -114,7 +114,7 @@ def jsonable_annotation(tp: Any) -> Any:
         return tp
     try:
         if origin is Annotated:
-            return Annotated[(jsonable_annotation(args[0]), *tp.__metadata__)]  # type: ignore[misc]
+            return Annotated[(jsonable_annotation(args[0]), *tp.__metadata__)]
         mapped = tuple(jsonable_annotation(a) if a is not Ellipsis else a for a in args)
         if mapped == args:
             return tp

@@ -143,7 +143,8 @@ def _add_api(doc: dict[str, Any], api: ApiLike) -> None:
 def _adopt(doc: dict[str, Any], content: dict[str, Any], schemas: dict[str, Any], prefix: str) -> dict[str, Any]:
     """Merge a descriptor's named schemas into the document; its content, refs rewritten."""
     renames = _merge_section(doc["components"].setdefault("schemas", {}), schemas, "schemas", prefix)
-    return _rewrite_refs(content, "schemas", renames)
+    adopted: dict[str, Any] = _rewrite_refs(content, "schemas", renames)
+    return adopted
 
 
 def _add_infra(doc: dict[str, Any], paths: Mapping[str, str | Mapping[str, Any]]) -> None:

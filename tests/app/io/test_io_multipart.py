@@ -29,7 +29,13 @@ def parse_form(response) -> dict[str, str | UploadFile]:
         yield response.content
 
     parser = MultiPartParser(Headers(raw=[(b"content-type", response.headers["content-type"].encode())]), stream())
-    return dict(asyncio.run(parser.parse()).multi_items())
+    parts: dict[str, str | UploadFile] = {}
+    for name, value in asyncio.run(parser.parse()).multi_items():
+        if isinstance(value, UploadFile):  # kept in memory, its spooled file closed
+            with value.file:
+                value = UploadFile(io.BytesIO(value.file.read()), filename=value.filename, headers=value.headers)
+        parts[name] = value
+    return parts
 
 
 def image_service() -> Service:
