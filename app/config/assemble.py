@@ -3,6 +3,10 @@
 The YAML may name a Python service (``service:``) and then adds to it and configures it:
 runner URLs and timeouts, further runners, no-code APIs that call a runner method,
 middlewares and mounts. Without ``service:`` it describes the whole service.
+
+Loading also checks what would otherwise fail only once serving: the models the service
+declares are found in the model store, and every runner can be made and called by a sidecar
+(``app.sdk.signatures``). The APIs' signatures were checked when they were declared.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from app.imports import import_target
 from app.io import JSON, File, NumpyNdarray, PandasDataFrame, Text
 from app.io.base import IODescriptor
 from app.sdk.service import Service
+from app.sdk.signatures import SignatureError, check_runner
 
 
 def build_service(config: TiffinConfig) -> Service:
@@ -44,7 +49,22 @@ def build_service(config: TiffinConfig) -> Service:
             service.mount_wsgi_app(target, path=mount.path, name=mount.name)
         else:
             service.mount_asgi_app(target, path=mount.path, name=mount.name)
+    check_loaded(service, config)
     return service
+
+
+def check_loaded(service: Service, config: TiffinConfig) -> None:
+    """The declared models are in the store, and a sidecar can make and call every runner."""
+    try:
+        service.resolve_models()
+    except LookupError as exc:
+        raise ConfigError(config.source_of("service"), "service", str(exc)) from None
+    for runner in service.runners:
+        key = f"runners.{runner.name}" if runner.name in config.runners else "service"
+        try:
+            check_runner(runner)
+        except SignatureError as exc:
+            raise ConfigError(config.source_of(key), key, str(exc)) from None
 
 
 def load_service(config: TiffinConfig) -> Service:

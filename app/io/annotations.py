@@ -14,7 +14,7 @@ import inspect
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Annotated, Any
 
 import numpy as np
@@ -97,12 +97,12 @@ class TypedJSON(IODescriptor):
         return type_schema(self._annotation)
 
 
-def json_body_model(func: Callable[..., Any]) -> type[pydantic.BaseModel]:
-    """A model whose fields are ``func``'s annotated parameters (``self`` and ``*args`` left out)."""
+def json_body_model(func: Callable[..., Any], *, skip: Collection[str] = ()) -> type[pydantic.BaseModel]:
+    """A model whose fields are ``func``'s annotated parameters (``self``, ``*args`` and ``skip`` left out)."""
     hints = type_hints(func)
     fields: dict[str, Any] = {}
     for name, param in inspect.signature(func).parameters.items():
-        if name in ("self", "cls") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+        if name in ("self", "cls") or name in skip or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         annotation = hints.get(name, param.annotation)
         if annotation is param.empty or isinstance(annotation, str):
@@ -140,6 +140,11 @@ class JSONBody(IODescriptor):
 
     def __init__(self, model: type[pydantic.BaseModel]) -> None:
         self.model = model
+
+    @property
+    def argument_names(self) -> tuple[str, ...]:
+        """The API is called with these keyword arguments (``app.sdk.inference``)."""
+        return tuple(self.model.model_fields)
 
     async def from_request(self, request: Request) -> dict[str, Any]:
         self.check_media_type(request)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 from app.config.schema import ConfigError, TiffinConfig
 from app.process.logs import configure_logging
+
+EXIT_START_FAILED = 2  # as for a bad config: the start was refused, restarting will not help
+
+DEPLOYED_ENV = "TIFFIN_DEPLOYED"
+"""Set by ``tiffin serve`` for the API server it starts: the on_deployment hooks already ran."""
 
 
 def run_api(config: TiffinConfig) -> int:
@@ -17,17 +24,40 @@ def run_api(config: TiffinConfig) -> int:
 
     cache_process_id()
     from app.config.assemble import build_service
+    from app.sdk.hooks import HookFailed, run_deployment_hooks
 
     service = build_service(config)
-    ApiServer(service, config, metrics_dir).run()
+    try:
+        if not os.environ.get(DEPLOYED_ENV):
+            run_deployment_hooks(service.hooks["on_deployment"])
+    except HookFailed as exc:
+        return start_failed(str(exc))
+    server = ApiServer(service, config, metrics_dir)
+    try:
+        server.run()
+    except SystemExit:
+        failure = server.start_failure()
+        if failure is not None:
+            return start_failed(failure)
+        raise
+    server.start_failure()  # nothing failed: only removes the file
     return 0
+
+
+def start_failed(line: str) -> int:
+    print(f"tiffin: {line}", file=sys.stderr, flush=True)
+    return EXIT_START_FAILED
 
 
 def run_serve(config: TiffinConfig) -> int:
     from app.process.supervisor import serve
+    from app.sdk.hooks import HookFailed
 
     configure_logging(config.logging.level, access=config.logging.access.enabled)
-    return serve(config)
+    try:
+        return serve(config)
+    except HookFailed as exc:
+        return start_failed(str(exc))
 
 
 def run_runner(

@@ -5,12 +5,26 @@ import app
 
 
 def test_app_exports_exactly_the_sdk_names() -> None:
-    assert sorted(app.__all__) == ["Service", "api", "get_current_service", "mount_asgi_app", "service"]
-    from app.sdk.class_style import api, mount_asgi_app, service
-    from app.sdk.context import get_current_service
+    assert sorted(app.__all__) == [
+        "Context",
+        "Service",
+        "api",
+        "get_current_service",
+        "mount_asgi_app",
+        "on_deployment",
+        "on_shutdown",
+        "on_startup",
+        "service",
+    ]
+    from app.sdk.class_style import api, mount_asgi_app, on_deployment, on_shutdown, on_startup, service
+    from app.sdk.context import Context, get_current_service
     from app.sdk.service import Service
 
     expected = {
+        "Context": Context,
+        "on_deployment": on_deployment,
+        "on_shutdown": on_shutdown,
+        "on_startup": on_startup,
         "Service": Service,
         "api": api,
         "get_current_service": get_current_service,
