@@ -136,7 +136,7 @@ def api_context_param(
         rest = [p for p in params if p.kind not in _VAR and p.name not in arguments]
 
     contexts = [p for p in rest if context_like(p)]
-    if not contexts and arguments is None and rest and _required(rest[0]):
+    if not contexts and arguments is None and rest and _required(rest[0]) and rest[0].kind in _POSITIONAL:
         hint = hints.get(rest[0].name, rest[0].annotation)
         if hint is inspect.Parameter.empty:
             contexts = [rest[0]]  # BentoML's convention: an API's second parameter is the context
