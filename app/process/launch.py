@@ -33,9 +33,12 @@ def run_api(config: TiffinConfig) -> int:
     except HookFailed as exc:
         return start_failed(str(exc))
     server = ApiServer(service, config, metrics_dir)
+    master = os.getpid()
     try:
         server.run()
     except SystemExit:
+        if os.getpid() != master:
+            raise  # a forked worker leaving with its own exit code, which the master reads
         failure = server.start_failure()
         if failure is not None:
             return start_failed(failure)
