@@ -81,7 +81,7 @@ class PandasDataFrame(IODescriptor):
         return {JSON: {"schema": self._json_schema()}, CSV: {"schema": {"type": "string"}}}
 
     def openapi_responses(self) -> dict[str, Any]:
-        return {JSON: {"schema": self._json_schema()}}
+        return {JSON: {"schema": self._json_schema()}, CSV: {"schema": {"type": "string"}}}  # CSV on Accept
 
     def _json_schema(self) -> dict[str, Any]:
         cell: dict[str, Any] = {}

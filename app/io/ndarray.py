@@ -73,7 +73,8 @@ class NumpyNdarray(IODescriptor):
         }
 
     def openapi_responses(self) -> dict[str, Any]:
-        return {JSON: {"schema": self.json_schema()}}
+        # .npy when the request's Accept asks for it (the dtype survives; app.client does)
+        return {JSON: {"schema": self.json_schema()}, NPY: {"schema": {"type": "string", "format": "binary"}}}
 
     def json_schema(self) -> dict[str, Any]:
         """The JSON schema of the array as nested lists."""

@@ -195,4 +195,7 @@ def test_openapi_schema_follows_dtype_and_shape():
         "items": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
     }
     assert "application/x-npy" in desc.openapi_request_body()
-    assert NumpyNdarray().openapi_responses() == {"application/json": {"schema": {"type": "array"}}}
+    assert NumpyNdarray().openapi_responses() == {
+        "application/json": {"schema": {"type": "array"}},
+        "application/x-npy": {"schema": {"type": "string", "format": "binary"}},
+    }
