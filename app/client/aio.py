@@ -19,7 +19,17 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from app.client.calls import DEFAULT_TIMEOUT, DOCS, Call, Health, Table, base_url, httpx, transport_error
+from app.client.calls import (
+    DEFAULT_TIMEOUT,
+    DOCS,
+    Call,
+    Health,
+    Table,
+    base_url,
+    httpx,
+    retry_delay,
+    transport_error,
+)
 from app.client.errors import DeadlineExceeded
 
 __all__ = ["AsyncClient"]
@@ -65,11 +75,19 @@ class AsyncClient:
                 self._loading = asyncio.Lock()
             async with self._loading:
                 if self._table is None:
-                    response = await self._get(DOCS, self.timeout)
-                    table = Table(self.server_url, response.status_code, response.content)
+                    table = await self._read_table()
                     self._expose(table)
                     self._table = table
         return self._table
+
+    async def _read_table(self) -> Table:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            response = await self._get(DOCS, max(0.001, deadline - time.monotonic()))
+            delay = retry_delay(response.status_code, response.headers, deadline) if self.retry else None
+            if delay is None:
+                return Table(self.server_url, response.status_code, response.content)
+            await asyncio.sleep(delay)
 
     def _expose(self, table: Table) -> None:
         for name in table.endpoints:

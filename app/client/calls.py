@@ -28,10 +28,11 @@ from app.client.errors import (
     ServerError,
     UnknownAPI,
     error_for,
+    retry_after,
 )
 from app.client.spec import Endpoint, endpoints
 
-__all__ = ["DEFAULT_TIMEOUT", "Call", "Health", "Table", "httpx", "transport_error"]
+__all__ = ["DEFAULT_TIMEOUT", "Call", "Health", "Table", "httpx", "retry_delay", "transport_error"]
 
 DEFAULT_TIMEOUT = 60.0  # the server's default request timeout
 DOCS = "/docs.json"
@@ -115,6 +116,8 @@ class Call:
         retry: bool,
     ) -> None:
         self.endpoint = endpoint
+        if not args and set(kwargs) == {"inp"} and "inp" not in (*endpoint.parts, *endpoint.fields):
+            args, kwargs = (kwargs["inp"],), {}  # BentoML's call(name, inp=value)
         self.content, content_type = codec.encode(endpoint, args, kwargs)
         self.headers = {**headers, "content-type": content_type}
         accept = codec.accept_header(endpoint)
@@ -144,12 +147,24 @@ class Call:
     def _retry_delay(self, error: ServerError) -> float | None:
         if not self.retry or error.status_code != 503 or error.retry_after is None:
             return None
-        if time.monotonic() + error.retry_after >= self.deadline:
-            return None  # waiting would pass the deadline: the 503 is the answer
-        return error.retry_after
+        return _delay_within(error.retry_after, self.deadline)
 
     def timed_out(self, exc: Exception) -> DeadlineExceeded:
         return DeadlineExceeded(f"{self.endpoint.name}: no answer within {self.timeout:g}s ({exc})")
+
+
+def retry_delay(status: int, headers: Mapping[str, str], deadline: float) -> float | None:
+    """How long to wait before trying a 503 + Retry-After again, or ``None`` to take the answer."""
+    if status != 503:
+        return None
+    seconds = retry_after(headers)
+    return _delay_within(seconds, deadline) if seconds is not None else None
+
+
+def _delay_within(seconds: float, deadline: float) -> float | None:
+    if time.monotonic() + seconds >= deadline:
+        return None  # waiting would pass the deadline: the 503 is the answer
+    return seconds
 
 
 def transport_error(url: str, exc: Exception) -> ConnectionFailed:

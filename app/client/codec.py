@@ -284,7 +284,12 @@ def _frame_from_json(value: Any) -> Any:
         return pd.DataFrame(value["data"], columns=value.get("columns"), index=value.get("index"))
     if isinstance(value, list) and all(isinstance(row, dict) for row in value):
         return pd.DataFrame.from_records(value)
-    return pd.DataFrame(value)
+    frame = pd.DataFrame(value)
+    if isinstance(value, dict) and all(isinstance(column, dict) for column in value.values()):
+        labels = [str(label) for label in frame.index]
+        if all(label.lstrip("-").isdigit() for label in labels):  # JSON keys are strings; the index was integers
+            frame.index = pd.Index([int(label) for label in labels])
+    return frame
 
 
 def _parts(media_type: str, params: Mapping[str, str], body: bytes) -> dict[str, Any]:

@@ -42,6 +42,7 @@ __all__ = [
     "UnknownAPI",
     "UnsupportedMediaType",
     "error_for",
+    "retry_after",
 ]
 
 

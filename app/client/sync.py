@@ -17,7 +17,17 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from app.client.calls import DEFAULT_TIMEOUT, DOCS, Call, Health, Table, base_url, httpx, transport_error
+from app.client.calls import (
+    DEFAULT_TIMEOUT,
+    DOCS,
+    Call,
+    Health,
+    Table,
+    base_url,
+    httpx,
+    retry_delay,
+    transport_error,
+)
 from app.client.errors import DeadlineExceeded
 
 __all__ = ["SyncClient"]
@@ -54,8 +64,13 @@ class SyncClient:
         return cls(server_url, **kwargs)
 
     def _load(self) -> Table:
-        response = self._get(DOCS, self.timeout)
-        return Table(self.server_url, response.status_code, response.content)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            response = self._get(DOCS, max(0.001, deadline - time.monotonic()))
+            delay = retry_delay(response.status_code, response.headers, deadline) if self.retry else None
+            if delay is None:
+                return Table(self.server_url, response.status_code, response.content)
+            time.sleep(delay)
 
     def _get(self, path: str, timeout: float) -> Any:
         module = httpx()

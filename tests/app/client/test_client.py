@@ -243,4 +243,5 @@ def test_bentoml_names_and_shapes() -> None:
         both = Client.from_url("http://testserver", http=http)
         assert both.echo_json_sync({"more_test": "and more json"}) == {"more_test": "and more json"}
         assert both.call("shout", "x") == "X"
+        assert both.call("shout", inp="y") == "Y"  # BentoML's keyword for the one input
         assert both.health().status == 200
