@@ -1,6 +1,6 @@
 """tiffin's serving layer and Python SDK.
 
-    from app import Service, service, api, mount_asgi_app, get_current_service, Context
+    from app import Service, service, api, mount_asgi_app, get_current_service, Context, Cookie
     from app import on_deployment, on_startup, on_shutdown     # hooks in an @service class
 
 The names load on first use, so that ``tiffin healthcheck`` (run every few seconds by container
@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from app.sdk.class_style import api, mount_asgi_app, on_deployment, on_shutdown, on_startup, service
-    from app.sdk.context import Context, get_current_service
+    from app.sdk.context import Context, Cookie, get_current_service
     from app.sdk.service import Service
 
 __all__ = [
     "Context",
+    "Cookie",
     "Service",
     "api",
     "get_current_service",
@@ -31,6 +32,7 @@ __all__ = [
 
 _HOMES = {
     "Context": "app.sdk.context",
+    "Cookie": "app.sdk.context",
     "Service": "app.sdk.service",
     "api": "app.sdk.class_style",
     "mount_asgi_app": "app.sdk.class_style",

@@ -102,8 +102,6 @@ class ResponseContext:
 class Context:
     """The request being served (``request``, ``request_id``), its ``response``, the worker's ``state``."""
 
-    Cookie = Cookie
-
     def __init__(self, state: dict[str, Any], request: Request | None = None) -> None:
         self.state = state
         self._request = request

@@ -7,6 +7,7 @@ import app
 def test_app_exports_exactly_the_sdk_names() -> None:
     assert sorted(app.__all__) == [
         "Context",
+        "Cookie",
         "Service",
         "api",
         "get_current_service",
@@ -17,11 +18,12 @@ def test_app_exports_exactly_the_sdk_names() -> None:
         "service",
     ]
     from app.sdk.class_style import api, mount_asgi_app, on_deployment, on_shutdown, on_startup, service
-    from app.sdk.context import Context, get_current_service
+    from app.sdk.context import Context, Cookie, get_current_service
     from app.sdk.service import Service
 
     expected = {
         "Context": Context,
+        "Cookie": Cookie,
         "on_deployment": on_deployment,
         "on_shutdown": on_shutdown,
         "on_startup": on_startup,

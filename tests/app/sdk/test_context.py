@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from app import Context, Service, api, service
+from app import Context, Cookie, Service, api, service
 from app.io import JSON, NumpyNdarray, Text
 
 
@@ -39,7 +39,7 @@ def context_service() -> Service:
         c.response.headers.append("x-tag", "b")
         c.response.headers["content-type"] = "text/x-shout; charset=utf-8"
         c.response.set_cookie("session", "s1", max_age=60, httponly=True)
-        c.response.cookies.append(Context.Cookie("theme", "dark", path="/ui", samesite="strict"))
+        c.response.cookies.append(Cookie("theme", "dark", path="/ui", samesite="strict"))
         return text.upper()
 
     @svc.api(input=NumpyNdarray(), output=NumpyNdarray())
