@@ -14,6 +14,7 @@ give a DataFrame; ``image/*`` a PIL image (bytes without Pillow); ``text/*`` a `
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import io
 import mimetypes
@@ -36,13 +37,24 @@ TEXT = "text/plain"
 OCTET = "application/octet-stream"
 PARQUET_TYPES = ("application/vnd.apache.parquet", "application/x-parquet", "application/parquet")
 _TABLES = (CSV, *PARQUET_TYPES)
-_IMAGE_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP", "image/bmp": "BMP", "image/gif": "GIF"}
+_IMAGE_FORMATS = {
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "image/webp": "WEBP",
+    "image/bmp": "BMP",
+    "image/gif": "GIF",
+}
 
 Body = tuple[bytes, str]
 
 
 def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
+
+
+def _pandas() -> Any:
+    """pandas, imported when a table is decoded (a client without tables never loads it)."""
+    return importlib.import_module("pandas")
 
 
 def _type_name(value: Any) -> str:
@@ -257,11 +269,11 @@ def _decode(media_type: str, params: Mapping[str, str], body: bytes, answers: tu
             return _frame_from_json(value)
         return value
     if media_type in PARQUET_TYPES:
-        import pandas as pd
+        pd = _pandas()
 
         return pd.read_parquet(io.BytesIO(body))
     if media_type == CSV:
-        import pandas as pd
+        pd = _pandas()
 
         return pd.read_csv(io.BytesIO(body))
     if media_type == MULTIPART:
@@ -278,7 +290,7 @@ def _decode(media_type: str, params: Mapping[str, str], body: bytes, answers: tu
 
 
 def _frame_from_json(value: Any) -> Any:
-    import pandas as pd
+    pd = _pandas()
 
     if isinstance(value, dict) and "data" in value and set(value) <= {"columns", "data", "index"}:
         return pd.DataFrame(value["data"], columns=value.get("columns"), index=value.get("index"))

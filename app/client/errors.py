@@ -128,7 +128,16 @@ class Timeout(ServerError):
 
 _BY_STATUS: dict[int, type[ServerError]] = {
     cls.status_code: cls
-    for cls in (BadInput, NotFound, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType, InternalError, Unavailable, Timeout)
+    for cls in (
+        BadInput,
+        NotFound,
+        MethodNotAllowed,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        InternalError,
+        Unavailable,
+        Timeout,
+    )
 }
 
 

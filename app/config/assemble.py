@@ -14,11 +14,11 @@ from __future__ import annotations
 import inspect
 from typing import Any, Literal
 
-from app.sdk.inference import InferenceAPI
 from app.config.schema import ApiConfig, ConfigError, IoConfig, RunnerConfig, TiffinConfig, check_imports
 from app.imports import import_target
 from app.io import JSON, File, NumpyNdarray, PandasDataFrame, Text
 from app.io.base import IODescriptor
+from app.sdk.inference import InferenceAPI
 from app.sdk.service import Service
 from app.sdk.signatures import SignatureError, check_runner
 
@@ -90,7 +90,8 @@ def make_runner(name: str, runner_config: RunnerConfig, config: TiffinConfig) ->
     if runner_config.runnable is not None:
         runnable = import_target(runner_config.runnable, base_dirs=config.base_dirs)
         return runners.Runner(runnable, name=name, runnable_init_params=dict(runner_config.init_params))
-    assert runner_config.model is not None
+    if runner_config.model is None:  # the schema requires one of the two
+        raise ConfigError(config.source_of(f"runners.{name}"), f"runners.{name}", "needs a model or a runnable")
     try:
         return runners.models.get(runner_config.model).to_runner(name=name)
     except Exception as exc:
@@ -100,7 +101,8 @@ def make_runner(name: str, runner_config: RunnerConfig, config: TiffinConfig) ->
 def runner_api(service: Service, api: ApiConfig) -> InferenceAPI:
     runner_name, method_name = api.runner.rsplit(".", 1)
     runner = service.runner(runner_name)
-    assert runner is not None  # the config checked the reference
+    if runner is None:  # the config checked the reference; reported as the API's problem otherwise
+        raise ValueError(f"no runner named {runner_name!r}")
     method = getattr(runner, method_name)
 
     async def call(value: Any) -> Any:
@@ -130,7 +132,11 @@ def descriptor(io: IoConfig) -> IODescriptor:
 
 def detect_kind(app: Any) -> Literal["asgi", "wsgi"]:
     """ASGI apps are coroutine callables of (scope, receive, send); WSGI ones take (environ, start_response)."""
-    call = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(type(app), "__call__", None)
+    call: Any
+    if inspect.isfunction(app) or inspect.ismethod(app):
+        call = app
+    else:  # the class's own method: an instance's attribute could be anything
+        call = getattr(type(app), "__call__", None)  # noqa: B004
     if inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(app):
         return "asgi"
     try:

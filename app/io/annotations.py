@@ -10,6 +10,7 @@ The annotated parameters become the fields of a JSON body (``json_body_model`` +
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 import types
@@ -22,7 +23,6 @@ import pydantic
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.server.http_errors import BadInput
 from app.io.base import IODescriptor, read_body
 from app.io.codec import json_response, jsonable, loads, type_schema, validation_detail
 from app.io.dataframe import PandasDataFrame
@@ -31,6 +31,7 @@ from app.io.file import File
 from app.io.jsonio import JSON, validate
 from app.io.ndarray import NumpyNdarray
 from app.io.text import Text
+from app.server.http_errors import BadInput
 
 __all__ = ["JSONBody", "TypedJSON", "descriptor_for_annotation", "json_body_model", "type_hints"]
 
@@ -118,10 +119,8 @@ def json_body_model(func: Callable[..., Any], *, skip: Collection[str] = ()) -> 
 
 def type_hints(func: Callable[..., Any]) -> dict[str, Any]:
     """Resolved annotations; one that does not resolve (a name local to a function) stays a string."""
-    try:
+    with contextlib.suppress(Exception):  # one that does not resolve: each on its own, below
         return typing.get_type_hints(func, include_extras=True)
-    except Exception:
-        pass
     hints: dict[str, Any] = {}
     globalns = getattr(func, "__globals__", {})
     for name, annotation in getattr(func, "__annotations__", {}).items():

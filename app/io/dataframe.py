@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Mapping, Sequence
 import functools
 import importlib
+import io
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.server.http_errors import BadInput
 from app.io.base import IODescriptor, negotiate, read_body
 from app.io.codec import loads
+from app.server.http_errors import BadInput
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -10,9 +10,9 @@ from numpy.typing import DTypeLike
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.server.http_errors import BadInput
 from app.io.base import IODescriptor, negotiate, read_body
 from app.io.codec import json_response, loads
+from app.server.http_errors import BadInput
 from runners.wire import npy
 
 __all__ = ["NumpyNdarray"]

@@ -102,5 +102,6 @@ def runner_spec(config: TiffinConfig, name: str, model: str | None) -> Any:
     runner = service.runner(name)
     if runner is None:
         known = ", ".join(r.name for r in service.runners) or "none"
-        raise ConfigError(config.source_of("runners"), f"runners.{name}", f"no runner named {name!r} (runners: {known})")
+        problem = f"no runner named {name!r} (runners: {known})"
+        raise ConfigError(config.source_of("runners"), f"runners.{name}", problem)
     return runner.spec(batching=batching)

@@ -54,7 +54,7 @@ class Child:
         if self.process is not None:
             return
         logger.info("starting %s: %s", self.role, " ".join(self.argv))
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 - our own command line (sys.executable -m ...)
             self.argv, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
         )
 

@@ -60,7 +60,8 @@ class ClassService(Service):
             options = getattr(value, _API_MARK, None)
             if options is not None:
                 self.add_api(_method_api(attr, value, options))
-            kind: HookKind | None = getattr(value.__func__ if isinstance(value, staticmethod) else value, _HOOK_MARK, None)
+            marked = value.__func__ if isinstance(value, staticmethod) else value
+            kind: HookKind | None = getattr(marked, _HOOK_MARK, None)
             if kind is not None:
                 self.add_hook(Hook.make(kind, value, is_method=kind != "on_deployment"))
         for spec in reversed(inner.__dict__.get(_MOUNTS_MARK, [])):
@@ -93,12 +94,14 @@ def _method_api(attr: str, func: Callable[..., Any], options: dict[str, Any]) ->
     if output_desc is None:
         hints = typing.get_type_hints(func, include_extras=True)
         output_desc = descriptor_for_annotation(hints.get("return", Any))
+    name = options.get("name") or attr
+    route = options.get("route")
     return InferenceAPI(
-        name=options.get("name") or attr,
+        name=name,
         func=func,
         input=input_desc if input_desc is not None else JSONBody(json_body_model(func, skip=context_parameters(func))),
         output=output_desc,
-        route=options.get("route"),
+        route=name if route is None else str(route),
         doc=options.get("doc"),
         kwargs_input=input_desc is None,
         is_method=True,

@@ -19,16 +19,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from app.io.base import IODescriptor
 from app.sdk.hooks import Hook, HookKind
 from app.sdk.inference import InferenceAPI, normalize_route
 
 if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
     from runners import Runner
     from runners.models import StoredModel
-    from starlette.types import ASGIApp
 
 F = TypeVar("F", bound=Callable[..., Any])
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
@@ -106,8 +107,16 @@ class Service:
             raise TypeError("Service.api needs input= and output= descriptors (from app.io)")
 
         def decorator(func: F) -> F:
+            api_name = name or func.__name__
             self.add_api(
-                InferenceAPI(name=name or func.__name__, func=func, input=input, output=output, route=route, doc=doc)
+                InferenceAPI(
+                    name=api_name,
+                    func=func,
+                    input=input,
+                    output=output,
+                    route=api_name if route is None else route,
+                    doc=doc,
+                )
             )
             return func
 
@@ -140,7 +149,8 @@ class Service:
     def mount_wsgi_app(self, app: Any, path: str = "/", name: str | None = None) -> None:
         from a2wsgi import WSGIMiddleware
 
-        self.mounts.append(MountSpec(mount_prefix(path), WSGIMiddleware(app), app, name, "wsgi"))
+        wrapped = cast("ASGIApp", WSGIMiddleware(app))  # a2wsgi types its ASGI side more narrowly
+        self.mounts.append(MountSpec(mount_prefix(path), wrapped, app, name, "wsgi"))
 
     # -- lifecycle hooks -----------------------------------------------------------------------
 
@@ -212,7 +222,8 @@ def _checked_model(model: Any) -> Any:
     if isinstance(model, (Tag, StoredModel)):
         return model
     raise InvalidServiceArgument(
-        f"Service models list can only contain model tags (\"name:version\") or stored models, not {type(model).__name__}"
+        "Service models list can only contain model tags (\"name:version\") or stored models, "
+        f"not {type(model).__name__}"
     )
 
 

@@ -105,7 +105,9 @@ def context_parameters(func: Callable[..., Any]) -> list[str]:
 def api_context_param(
     func: Callable[..., Any], *, api: str, arguments: Sequence[str] | None, is_method: bool = False
 ) -> str | None:
-    """The parameter the ``Context`` goes to (by keyword), or ``None``; ``SignatureError`` if tiffin cannot call ``func``.
+    """The parameter the ``Context`` goes to (by keyword), or ``None``.
+
+    ``SignatureError`` if tiffin cannot call ``func``.
 
     ``arguments`` are the keyword arguments the input decodes to (a descriptor with named
     fields), or ``None`` when the input is one positional value.
@@ -132,7 +134,7 @@ def api_context_param(
             )
         positional_only = [p for p in params if p.kind is p.POSITIONAL_ONLY and p.name in arguments]
         if positional_only:
-            raise SignatureError(f"{head}: {_names(positional_only)} must not be positional-only (they come by keyword)")
+            raise SignatureError(f"{head}: {_names(positional_only)} must not be positional-only (they go by keyword)")
         rest = [p for p in params if p.kind not in _VAR and p.name not in arguments]
 
     contexts = [p for p in rest if context_like(p)]

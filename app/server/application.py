@@ -23,28 +23,35 @@ from prometheus_client import CollectorRegistry
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route, Router, get_route_path
+from starlette.routing import (
+    BaseRoute,
+    Mount,
+    Route,
+    Router,
+    get_route_path,  # type: ignore[attr-defined]  # public in starlette, not re-exported
+)
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.sdk import context
-from app.sdk.hooks import HookFailed, run_hooks
-from app.server.access_log import AccessLog
-from app.process.shared_slots import LocalSlots, Slots, shared
-from app.server.http_errors import MethodNotAllowed, NotFound, error_response
-from app.server.health import LIVE, Readiness, readyz
-from app.server.mount_lifespans import mounted_lifespans
-from app.server.http_metrics import CONTENT_TYPE_LATEST, HttpMetrics, exposition
 from app.middleware.body_limit import BodyLimitMiddleware
 from app.middleware.concurrency_limit import ConcurrencyLimitMiddleware
 from app.middleware.exception_guard import ErrorMiddleware
 from app.middleware.observe import ObserveMiddleware
 from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.timeout import TimeoutMiddleware
-from app.server.openapi import build_openapi
+from app.process.shared_slots import LocalSlots, Slots, shared
+from app.sdk import context
+from app.sdk.hooks import HookFailed, run_hooks
+from app.sdk.inference import InferenceAPI
 from app.sdk.service import Service
+from app.server.access_log import AccessLog
+from app.server.health import LIVE, Readiness, readyz
+from app.server.http_errors import MethodNotAllowed, NotFound, error_response
+from app.server.http_metrics import CONTENT_TYPE_LATEST, HttpMetrics, exposition
+from app.server.mount_lifespans import mounted_lifespans
+from app.server.openapi import build_openapi
+from app.server.route_templates import TemplateResolver
 from app.server.settings import Settings, settings_for
 from app.server.swagger import swagger_routes
-from app.server.route_templates import TemplateResolver
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -135,7 +142,7 @@ class ServiceApp:
         routes.extend(swagger_routes(docs_url="/docs.json"))
         return routes
 
-    def _api_endpoint(self, api: Any) -> Endpoint:
+    def _api_endpoint(self, api: InferenceAPI) -> Endpoint:
         service = self.service
 
         async def endpoint(request: Request) -> Response:
@@ -234,7 +241,9 @@ class ServiceApp:
         finally:
             context.leave_service(token)
 
-    def _stack(self, inner: ASGIApp, *, templates: TemplateResolver, metrics: HttpMetrics | None, slots: Slots) -> ASGIApp:
+    def _stack(
+        self, inner: ASGIApp, *, templates: TemplateResolver, metrics: HttpMetrics | None, slots: Slots
+    ) -> ASGIApp:
         s = self.settings
         app = inner
         for cls, options in reversed(self.service.middlewares):

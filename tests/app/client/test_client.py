@@ -62,8 +62,8 @@ class Form(IODescriptor):
     def to_response(self, value: Any, *, accept: str | None = None) -> Response:
         chunks = []
         for name, (media_type, data) in value.items():
-            head = f'--b0\r\nContent-Disposition: form-data; name="{name}"; filename="{name}"\r\nContent-Type: {media_type}'
-            chunks += [head.encode() + b"\r\n\r\n", data, b"\r\n"]
+            head = f'--b0\r\nContent-Disposition: form-data; name="{name}"; filename="{name}"\r\n'
+            chunks += [f"{head}Content-Type: {media_type}\r\n\r\n".encode(), data, b"\r\n"]
         return Response(b"".join([*chunks, b"--b0--\r\n"]), media_type="multipart/form-data; boundary=b0")
 
     def _content(self) -> dict[str, Any]:

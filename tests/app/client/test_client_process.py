@@ -52,10 +52,9 @@ def iris(iris_home: Path) -> Iterator[str]:
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     started = tmp_path_factory.mktemp("client")
     port = free_port()
-    proc = Proc(
-        tiffin("serve", "--config", "tests/app/services/client_limits.yaml", "--host", "127.0.0.1", "--port", str(port)),
-        env={"CLIENT_TEST_DIR": str(started)},
-    )
+    config = "tests/app/services/client_limits.yaml"
+    argv = tiffin("serve", "--config", config, "--host", "127.0.0.1", "--port", str(port))
+    proc = Proc(argv, env={"CLIENT_TEST_DIR": str(started)})
     try:
         proc.wait_http(f"http://127.0.0.1:{port}/readyz", timeout=60)
         yield f"http://127.0.0.1:{port}", started

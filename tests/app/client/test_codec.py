@@ -14,8 +14,10 @@ from app.client.codec import PARQUET_TYPES, accept_header, decode, encode
 from app.client.errors import UndecodableAnswer
 from app.client.spec import Endpoint
 
-ARRAYS = Endpoint("classify", "/classify", ("application/json", "application/x-npy"), ("application/json", "application/x-npy"))
-TABLES = Endpoint("table", "/table", ("application/json", "text/csv", PARQUET_TYPES[0]), ("application/json", "text/csv"))
+NUMPY = ("application/json", "application/x-npy")
+ARRAYS = Endpoint("classify", "/classify", NUMPY, NUMPY)
+TABLE_IN = ("application/json", "text/csv", PARQUET_TYPES[0])
+TABLES = Endpoint("table", "/table", TABLE_IN, ("application/json", "text/csv"))
 JSON_ONLY = Endpoint("echo", "/echo", ("application/json",), ("application/json",))
 TEXT = Endpoint("shout", "/shout", ("text/plain",), ("text/plain",))
 FILES = Endpoint("file", "/file", ("*/*", "multipart/form-data"), ("application/octet-stream",))

@@ -141,7 +141,8 @@ def test_deployment_hooks_run_when_asked_sync_and_async_and_fail_with_one_line()
     def broken() -> None:
         raise OSError("disk full")
 
-    with pytest.raises(HookFailed, match=r"^on_deployment hook tests/app/sdk/test_hooks\.py:\d+ .*broken raised OSError: disk full$"):
+    line = r"^on_deployment hook tests/app/sdk/test_hooks\.py:\d+ .*broken raised OSError: disk full$"
+    with pytest.raises(HookFailed, match=line):
         run_deployment_hooks(svc.hooks["on_deployment"])
 
 

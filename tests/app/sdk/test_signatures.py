@@ -143,7 +143,8 @@ def write_service(tmp_path: Path, body: str) -> str:
 def test_loading_refuses_a_runner_a_sidecar_cannot_call(tmp_path: Path) -> None:
     target = write_service(
         tmp_path,
-        "from tests.app.sdk.test_signatures import TwoInputs\nsvc = Service('s', runners=[runners.Runner(TwoInputs)])\n",
+        "from tests.app.sdk.test_signatures import TwoInputs\n"
+        "svc = Service('s', runners=[runners.Runner(TwoInputs)])\n",
     )
     with pytest.raises(ConfigError, match=r"service: .*runner 'twoinputs' method 'compare'"):
         build_service(load_config(None, env={}, overrides={"service": target}, default_file=False))
@@ -158,7 +159,9 @@ def test_loading_refuses_a_yaml_runnable_without_its_init_params(tmp_path: Path)
     assert "NeedsSize cannot be made" in str(info.value)
 
 
-def test_models_are_tags_or_stored_models_and_must_be_in_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_models_are_tags_or_stored_models_and_must_be_in_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(AssertionError, match="models list can only contain"):
         Service("bad", models=[1])
     with pytest.raises(TypeError, match="runners list can only contain"):
