@@ -66,6 +66,7 @@ class InferenceAPI:
             api=self.name,
             arguments=(names or ()) if self.kwargs_input else None,
             is_method=self.is_method,
+            names_known=names is not None,
         )
 
     async def __call__(self, value: Any, instance: Any = None, context: Context | None = None) -> Any:

@@ -103,15 +103,26 @@ def context_parameters(func: Callable[..., Any]) -> list[str]:
 
 
 def api_context_param(
-    func: Callable[..., Any], *, api: str, arguments: Sequence[str] | None, is_method: bool = False
+    func: Callable[..., Any],
+    *,
+    api: str,
+    arguments: Sequence[str] | None,
+    is_method: bool = False,
+    names_known: bool = True,
 ) -> str | None:
     """The parameter the ``Context`` goes to (by keyword), or ``None``.
 
     ``SignatureError`` if tiffin cannot call ``func``.
 
     ``arguments`` are the keyword arguments the input decodes to (a descriptor with named
-    fields), or ``None`` when the input is one positional value.
+    fields), or ``None`` when the input is one positional value. Keyword arguments whose names
+    the descriptor does not tell (``names_known=False``) are not checked, only the context.
     """
+    if arguments is not None and not names_known:
+        contexts = context_parameters(func)
+        if len(contexts) > 1:
+            raise SignatureError(f"{where(func)}: API {api!r}: has two context parameters ({', '.join(contexts)})")
+        return contexts[0] if contexts else None
     params = _parameters(func, skip_self=is_method)
     hints = type_hints(func)
     head = f"{where(func)}: API {api!r} (function {_describe(func)})"

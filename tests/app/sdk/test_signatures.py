@@ -184,3 +184,12 @@ def test_declared_models_resolve_to_the_stored_models(tmp_path: Path) -> None:
     resolved = svc.resolve_models(store=store)
     assert [m.tag for m in resolved] == [saved.tag, saved.tag]
     assert svc.models == resolved
+
+
+def test_keyword_inputs_of_unknown_names_only_have_their_context_found() -> None:
+    from app.sdk.inference import InferenceAPI
+
+    def parts(original, compared, ctx: Context): ...  # noqa: ANN001, ANN202
+
+    made = InferenceAPI("parts", parts, JSON(), JSON(), "parts", kwargs_input=True)
+    assert made.ctx_param == "ctx"
