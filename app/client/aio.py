@@ -26,6 +26,7 @@ from app.client.calls import (
     Health,
     Table,
     base_url,
+    http_kind,
     httpx,
     retry_delay,
     transport_error,
@@ -59,7 +60,8 @@ class AsyncClient:
             self._expose(table)
 
     @classmethod
-    async def from_url(cls, server_url: str, **kwargs: Any) -> AsyncClient:
+    async def from_url(cls, server_url: str, *, kind: str | None = None, **kwargs: Any) -> AsyncClient:
+        http_kind(kind)
         client = cls(server_url, **kwargs)
         await client.load()
         return client

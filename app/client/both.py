@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.client.aio import AsyncClient
-from app.client.calls import DEFAULT_TIMEOUT, Health
+from app.client.calls import DEFAULT_TIMEOUT, Health, http_kind
 from app.client.sync import SyncClient
 
 __all__ = ["Client"]
@@ -42,7 +42,8 @@ class Client(SyncClient):
                 setattr(self, f"async_{name}", functools.partial(self.async_call, name))
 
     @classmethod
-    def from_url(cls, server_url: str, **kwargs: Any) -> Client:
+    def from_url(cls, server_url: str, *, kind: str | None = None, **kwargs: Any) -> Client:
+        http_kind(kind)
         return cls(server_url, **kwargs)
 
     def _async_client(self) -> AsyncClient:

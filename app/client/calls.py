@@ -48,6 +48,12 @@ def httpx() -> ModuleType:
         ) from None
 
 
+def http_kind(kind: str | None) -> None:
+    """BentoML's ``from_url(..., kind=)``: tiffin speaks HTTP only."""
+    if kind not in (None, "auto", "http"):
+        raise ValueError(f"kind={kind!r}: tiffin servers speak HTTP only ('auto' or 'http')")
+
+
 def base_url(url: str) -> str:
     url = url.strip()
     if "://" not in url:

@@ -24,6 +24,7 @@ from app.client.calls import (
     Health,
     Table,
     base_url,
+    http_kind,
     httpx,
     retry_delay,
     transport_error,
@@ -59,8 +60,9 @@ class SyncClient:
                 setattr(self, name, functools.partial(self.call, name))
 
     @classmethod
-    def from_url(cls, server_url: str, **kwargs: Any) -> SyncClient:
+    def from_url(cls, server_url: str, *, kind: str | None = None, **kwargs: Any) -> SyncClient:
         """BentoML's spelling of ``SyncClient(server_url)``."""
+        http_kind(kind)
         return cls(server_url, **kwargs)
 
     def _load(self) -> Table:

@@ -240,7 +240,9 @@ def test_bentoml_names_and_shapes() -> None:
     with TestClient(demo_service().to_asgi()) as http:
         sync = SyncHTTPClient.from_url("http://testserver", http=http)
         assert sync.echo_json_sync({"test": "json"}) == {"test": "json"}
-        both = Client.from_url("http://testserver", http=http)
+        both = Client.from_url("http://testserver", kind="http", http=http)
+        with pytest.raises(ValueError, match="HTTP only"):
+            Client.from_url("http://testserver", kind="grpc", http=http)
         assert both.echo_json_sync({"more_test": "and more json"}) == {"more_test": "and more json"}
         assert both.call("shout", "x") == "X"
         assert both.call("shout", inp="y") == "Y"  # BentoML's keyword for the one input
