@@ -119,10 +119,10 @@ def api_context_param(
     the descriptor does not tell (``names_known=False``) are not checked, only the context.
     """
     if arguments is not None and not names_known:
-        contexts = context_parameters(func)
-        if len(contexts) > 1:
-            raise SignatureError(f"{where(func)}: API {api!r}: has two context parameters ({', '.join(contexts)})")
-        return contexts[0] if contexts else None
+        named = context_parameters(func)
+        if len(named) > 1:
+            raise SignatureError(f"{where(func)}: API {api!r}: has two context parameters ({', '.join(named)})")
+        return named[0] if named else None
     params = _parameters(func, skip_self=is_method)
     hints = type_hints(func)
     head = f"{where(func)}: API {api!r} (function {_describe(func)})"
