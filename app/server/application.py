@@ -23,13 +23,8 @@ from prometheus_client import CollectorRegistry
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import (
-    BaseRoute,
-    Mount,
-    Route,
-    Router,
-    get_route_path,  # type: ignore[attr-defined]  # public in starlette, not re-exported
-)
+from starlette._utils import get_route_path  # where starlette.routing gets it from (not re-exported)
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.middleware.body_limit import BodyLimitMiddleware
