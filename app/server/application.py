@@ -20,10 +20,10 @@ from typing import Any
 import anyio.to_thread
 import orjson
 from prometheus_client import CollectorRegistry
+from starlette._utils import get_route_path  # where starlette.routing gets it from (not re-exported)
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette._utils import get_route_path  # where starlette.routing gets it from (not re-exported)
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
