@@ -80,10 +80,10 @@ class ResponseContext:
         """``response`` with this status, these headers (replacing the descriptor's) and cookies."""
         if self.status_code != 200:
             response.status_code = int(self.status_code)
-        names = {name.lower() for name in self.headers.keys()}
+        names = {name.lower() for name in self.headers.keys()} - {"content-length"}  # the body's own
         if names:
             kept = [(k, v) for k, v in response.raw_headers if k.decode("latin-1").lower() not in names]
-            response.raw_headers = kept + list(self.headers.raw)
+            response.raw_headers = kept + [(k, v) for k, v in self.headers.raw if k.decode("latin-1") in names]
         for cookie in self.cookies:
             response.set_cookie(
                 cookie.key,

@@ -38,6 +38,7 @@ def context_service() -> Service:
         c.response.headers.append("x-tag", "a")
         c.response.headers.append("x-tag", "b")
         c.response.headers["content-type"] = "text/x-shout; charset=utf-8"
+        c.response.headers["content-length"] = "1"  # ignored: the body says how long it is
         c.response.set_cookie("session", "s1", max_age=60, httponly=True)
         c.response.cookies.append(Cookie("theme", "dark", path="/ui", samesite="strict"))
         return text.upper()
