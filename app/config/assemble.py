@@ -3,6 +3,10 @@
 The YAML may name a Python service (``service:``) and then adds to it and configures it:
 runner URLs and timeouts, further runners, no-code APIs that call a runner method,
 middlewares and mounts. Without ``service:`` it describes the whole service.
+
+Loading also checks what would otherwise fail only once serving: the models the service
+declares are found in the model store, and every runner can be made and called by a sidecar
+(``app.sdk.signatures``). The APIs' signatures were checked when they were declared.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from app.io import JSON, File, Image, NumpyNdarray, PandasDataFrame, PandasSerie
 from app.io.base import IODescriptor
 from app.sdk.inference import InferenceAPI
 from app.sdk.service import Service
+from app.sdk.signatures import SignatureError, check_runner
 from runners.imports import import_target
 
 
@@ -46,7 +51,22 @@ def build_service(config: TiffinConfig) -> Service:
             service.mount_wsgi_app(target, path=mount.path, name=mount.name)
         else:
             service.mount_asgi_app(target, path=mount.path, name=mount.name)
+    check_loaded(service, config)
     return service
+
+
+def check_loaded(service: Service, config: TiffinConfig) -> None:
+    """The declared models are in the store, and a sidecar can make and call every runner."""
+    try:
+        service.resolve_models()
+    except LookupError as exc:
+        raise ConfigError(config.source_of("service"), "service", str(exc)) from None
+    for runner in service.runners:
+        key = f"runners.{runner.name}" if runner.name in config.runners else "service"
+        try:
+            check_runner(runner)
+        except SignatureError as exc:
+            raise ConfigError(config.source_of(key), key, str(exc)) from None
 
 
 def load_service(config: TiffinConfig) -> Service:
@@ -72,6 +92,8 @@ def make_runner(name: str, runner_config: RunnerConfig, config: TiffinConfig) ->
     if runner_config.runnable is not None:
         runnable = import_target(runner_config.runnable, base_dirs=config.base_dirs)
         return runners.Runner(runnable, name=name, runnable_init_params=dict(runner_config.init_params))
+    if runner_config.model is None:  # the schema requires one of the two
+        raise ConfigError(config.source_of(f"runners.{name}"), f"runners.{name}", "needs a model or a runnable")
     try:
         return runners.models.get(str(runner_config.model)).to_runner(name=name)
     except Exception as exc:
@@ -81,8 +103,8 @@ def make_runner(name: str, runner_config: RunnerConfig, config: TiffinConfig) ->
 def runner_api(service: Service, api: ApiConfig) -> InferenceAPI:
     runner_name, method_name = api.runner.rsplit(".", 1)
     runner = service.runner(runner_name)
-    if runner is None:  # the config checked the reference; a service that drops a runner is a bug
-        raise RuntimeError(f"api {api.name}: the service has no runner {runner_name!r}")
+    if runner is None:  # the config checked the reference; reported as the API's problem otherwise
+        raise ValueError(f"no runner named {runner_name!r}")
     method = getattr(runner, method_name)
     # A runner gets arrays, DataFrames or JSON over the wire; an image travels as its pixels.
     as_array = api.input.type == "image"
@@ -138,7 +160,11 @@ def descriptor(io: IoConfig) -> IODescriptor:
 
 def detect_kind(app: Any) -> Literal["asgi", "wsgi"]:
     """ASGI apps are coroutine callables of (scope, receive, send); WSGI ones take (environ, start_response)."""
-    call = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(type(app), "__call__", None)  # noqa: B004 - the class's own __call__
+    call: Any
+    if inspect.isfunction(app) or inspect.ismethod(app):
+        call = app
+    else:  # the class's own method: an instance's attribute could be anything
+        call = getattr(type(app), "__call__", None)  # noqa: B004
     if inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(app):
         return "asgi"
     try:

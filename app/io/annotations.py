@@ -18,7 +18,7 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Annotated, Any
 
 import numpy as np
@@ -110,12 +110,12 @@ class TypedJSON(IODescriptor):
         return type_schema(self._annotation)
 
 
-def json_body_model(func: Callable[..., Any]) -> type[pydantic.BaseModel]:
-    """A model whose fields are ``func``'s annotated parameters (``self`` and ``*args`` left out)."""
+def json_body_model(func: Callable[..., Any], *, skip: Collection[str] = ()) -> type[pydantic.BaseModel]:
+    """A model whose fields are ``func``'s annotated parameters (``self``, ``*args`` and ``skip`` left out)."""
     hints = type_hints(func)
     fields: dict[str, Any] = {}
     for name, param in inspect.signature(func).parameters.items():
-        if name in ("self", "cls") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+        if name in ("self", "cls") or name in skip or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         annotation = hints.get(name, param.annotation)
         if annotation is param.empty or isinstance(annotation, str):
@@ -131,7 +131,7 @@ def json_body_model(func: Callable[..., Any]) -> type[pydantic.BaseModel]:
 
 def type_hints(func: Callable[..., Any]) -> dict[str, Any]:
     """Resolved annotations; one that does not resolve (a name local to a function) stays a string."""
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(Exception):  # one that does not resolve: each on its own, below
         return typing.get_type_hints(func, include_extras=True)
     hints: dict[str, Any] = {}
     globalns = getattr(func, "__globals__", {})
@@ -162,6 +162,11 @@ class JSONBody(IODescriptor):
             self.media_types = (MULTIPART,)
             self.default_when_missing = False
             self._image = Image()
+
+    @property
+    def argument_names(self) -> tuple[str, ...]:
+        """The API is called with these keyword arguments (``app.sdk.inference``)."""
+        return tuple(self.model.model_fields)
 
     async def from_request(self, request: Request) -> dict[str, Any]:
         if self.check_media_type(request) == MULTIPART:

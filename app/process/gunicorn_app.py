@@ -4,10 +4,15 @@ Metrics are exact across workers: prometheus-client's multiprocess directory is 
 each start, before anything imports prometheus-client, and a dead worker's files are marked in
 ``child_exit``. The service is imported and checked in the master, before any worker forks, so
 a broken import stops the start once instead of respawning workers forever.
+
+A worker whose start fails (an ``on_startup`` hook raised) writes the reason, one line, to a
+file the master made; gunicorn then halts ("worker failed to boot") and ``start_failure()``
+gives the line to ``tiffin api``, which exits 2 with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import os
@@ -35,7 +40,25 @@ class ApiServer(BaseApplication):
         self.service = service
         self.config = config
         self.metrics_dir = metrics_dir
+        fd, self.failure_path = tempfile.mkstemp(prefix="tiffin-start-failure-")
+        os.close(fd)
         super().__init__()
+
+    def start_failure(self) -> str | None:
+        """The first line a worker reported when its start failed, if one did; removes the file."""
+        try:
+            with open(self.failure_path, encoding="utf-8") as file:
+                line = file.readline().strip()
+        except OSError:
+            return None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(self.failure_path)
+        return line or None
+
+    def _report_start_failure(self, line: str) -> None:
+        with open(self.failure_path, "a", encoding="utf-8") as file:  # one short write: whole lines
+            file.write(line.replace("\n", " ") + "\n")
 
     def load_config(self) -> None:
         server = self.config.server
@@ -65,7 +88,7 @@ class ApiServer(BaseApplication):
     def load(self) -> Any:
         from app.server.application import build_app
 
-        return build_app(self.service, self.config)
+        return build_app(self.service, self.config, on_start_failure=self._report_start_failure)
 
     def _on_starting(self, arbiter: Any) -> None:
         if self.config.server.max_concurrency:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,10 @@ if TYPE_CHECKING:
     from app.config.schema import TiffinConfig
     from runners.spec import RunnerSpec
 
-EXIT_CONFIG = 2
+EXIT_START_FAILED = 2  # as for a bad config: the start was refused, restarting will not help
+
+DEPLOYED_ENV = "TIFFIN_DEPLOYED"
+"""Set by ``tiffin serve`` for the API server it starts: the on_deployment hooks already ran."""
 
 
 def run_api(config: TiffinConfig) -> int:
@@ -26,17 +30,43 @@ def run_api(config: TiffinConfig) -> int:
 
     cache_process_id()
     from app.config.assemble import build_service
+    from app.sdk.hooks import HookFailed, run_deployment_hooks
 
     service = build_service(config)
-    ApiServer(service, config, metrics_dir).run()
+    try:
+        if not os.environ.get(DEPLOYED_ENV):
+            run_deployment_hooks(service.hooks["on_deployment"])
+    except HookFailed as exc:
+        return start_failed(str(exc))
+    server = ApiServer(service, config, metrics_dir)
+    master = os.getpid()
+    try:
+        server.run()
+    except SystemExit:
+        if os.getpid() != master:
+            raise  # a forked worker leaving with its own exit code, which the master reads
+        failure = server.start_failure()
+        if failure is not None:
+            return start_failed(failure)
+        raise
+    server.start_failure()  # nothing failed: only removes the file
     return 0
+
+
+def start_failed(line: str) -> int:
+    print(f"tiffin: {line}", file=sys.stderr, flush=True)
+    return EXIT_START_FAILED
 
 
 def run_serve(config: TiffinConfig) -> int:
     from app.process.supervisor import serve
+    from app.sdk.hooks import HookFailed
 
     configure_logging(config.logging.level, access=config.logging.access.enabled)
-    return serve(config)
+    try:
+        return serve(config)
+    except HookFailed as exc:
+        return start_failed(str(exc))
 
 
 def run_runner(config: TiffinConfig, args: argparse.Namespace) -> int:
@@ -55,10 +85,10 @@ def run_runner_spec(args: argparse.Namespace) -> int:
         spec = RunnerSpec.from_json(args.spec)
     except (ValueError, TypeError) as exc:
         print(f"tiffin runner: --spec: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return EXIT_START_FAILED
     if spec.name != args.name:
         print(f"tiffin runner: --spec names runner {spec.name!r}, not {args.name!r}", file=sys.stderr)
-        return EXIT_CONFIG
+        return EXIT_START_FAILED
     graceful = args.graceful_timeout if args.graceful_timeout is not None else 30.0
     return _serve_runner(spec, args, host=args.host or "0.0.0.0", graceful=graceful)  # noqa: S104 - a server's default
 

@@ -5,7 +5,11 @@ in a private directory made for this run; the API server starts beside them with
 URLs (``http+unix://``: the hop costs both sides some 20% less CPU than loopback TCP) and
 reports ready once they are. The TCP ports stay open for Prometheus and for people. On SIGTERM or Ctrl-C the
 API server drains first, the runners stop last; if any child dies on its own, the rest are
-stopped and ``serve`` exits non-zero.
+stopped and ``serve`` exits non-zero: 2 when the child refused to start (exit 2, its reason
+already printed), else 1.
+
+The service's ``on_deployment`` hooks run here, once, after the service is assembled and before
+the API server starts; the API server is told (``TIFFIN_DEPLOYED``) not to run them again.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from app.config.schema import TiffinConfig, check_imports
+from app.process.launch import DEPLOYED_ENV, EXIT_START_FAILED
 from runners.spec import url_variable
 
 logger = logging.getLogger("tiffin.serve")
@@ -124,7 +129,7 @@ def plan(config: TiffinConfig, service_runners: list[str], socket_dir: str | Non
     api_argv = _cli(
         "api", *common, "--host", server.host, "--port", str(server.port), "--workers", str(server.workers)
     )
-    children.append(Child("api", api_argv, env))
+    children.append(Child("api", api_argv, {**env, DEPLOYED_ENV: "1"}))
     return children
 
 
@@ -139,8 +144,10 @@ def serve(config: TiffinConfig) -> int:
             child.start()
         try:
             from app.config.assemble import build_service  # imported only now: 0.15 s the runners need not wait for
+            from app.sdk.hooks import run_deployment_hooks
 
             service = build_service(config)  # fails here, once, on a bad config or import
+            run_deployment_hooks(service.hooks["on_deployment"])
         except BaseException:
             for child in early.values():
                 child.stop(grace=10)
@@ -173,6 +180,10 @@ def _supervise(config: TiffinConfig, children: list[Child]) -> int:
     for child in runner_children:
         child.stop(grace=10)
     if failed is not None:
-        logger.error("%s exited with code %s; stopped the rest", failed.role, failed.exited())
+        code = failed.exited()
+        if code == EXIT_START_FAILED:  # it refused to start and said why, in one line
+            logger.info("%s refused to start; stopped the rest", failed.role)
+            return EXIT_START_FAILED
+        logger.error("%s exited with code %s; stopped the rest", failed.role, code)
         return 1
     return 0

@@ -1,14 +1,21 @@
-"""The class-style SDK: ``@service`` on a class, ``@api`` methods, ``@mount_asgi_app``.
+"""The class-style SDK: ``@service`` on a class, ``@api`` methods, ``@mount_asgi_app``, hooks.
 
     @service(traffic={"timeout": 10})
     @mount_asgi_app(fastapi_app, path="/v1")
     class Summarization:
+        @on_deployment
+        def fetch():  ...                       # no self: runs before any instance exists
+
+        @on_startup
+        async def warm(self, ctx: Context): ...  # each worker, on the live instance
+
         @api
-        def summarize(self, text: str = "...") -> str: ...
+        def summarize(self, text: str = "...", ctx: Context = None) -> str: ...
 
 The class is instantiated once per worker process, in the app's lifespan. ``@api`` methods
-take their annotated parameters as the fields of a JSON body and answer by their return
-annotation. FastAPI routes declared in the class body get ``self`` bound to that instance.
+take their annotated parameters as the fields of a JSON body (a context parameter is not one)
+and answer by their return annotation. FastAPI routes declared in the class body get ``self``
+bound to that instance.
 """
 
 from __future__ import annotations
@@ -21,14 +28,17 @@ from typing import Any, TypeVar, overload
 from app.io.annotations import JSONBody, descriptor_for_annotation, json_body_model
 from app.io.base import IODescriptor
 from app.sdk.fastapi_binding import bind_class_routes
+from app.sdk.hooks import Hook, HookKind
 from app.sdk.inference import InferenceAPI
 from app.sdk.service import MountSpec, Service, Traffic, mount_prefix
+from app.sdk.signatures import context_parameters
 from runners.resources import Resources
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound=type)
 
 _API_MARK = "__tiffin_api__"
+_HOOK_MARK = "__tiffin_hook__"
 _MOUNTS_MARK = "__tiffin_mounts__"
 
 
@@ -51,6 +61,10 @@ class ClassService(Service):
             options = getattr(value, _API_MARK, None)
             if options is not None:
                 self.add_api(_method_api(attr, value, options))
+            marked = value.__func__ if isinstance(value, staticmethod) else value
+            kind: HookKind | None = getattr(marked, _HOOK_MARK, None)
+            if kind is not None:
+                self.add_hook(Hook.make(kind, value, is_method=kind != "on_deployment"))
         for spec in reversed(inner.__dict__.get(_MOUNTS_MARK, [])):
             self.mounts.append(spec)
             bind_class_routes(spec.original, inner, self.instance)
@@ -81,12 +95,14 @@ def _method_api(attr: str, func: Callable[..., Any], options: dict[str, Any]) ->
     if output_desc is None:
         hints = typing.get_type_hints(func, include_extras=True)
         output_desc = descriptor_for_annotation(hints.get("return", Any))
+    name = options.get("name") or attr
+    route = options.get("route")
     return InferenceAPI(
-        name=options.get("name") or attr,
+        name=name,
         func=func,
-        input=input_desc if input_desc is not None else JSONBody(json_body_model(func)),
+        input=input_desc if input_desc is not None else JSONBody(json_body_model(func, skip=context_parameters(func))),
         output=output_desc,
-        route=options.get("route"),
+        route=name if route is None else str(route),
         doc=options.get("doc"),
         kwargs_input=input_desc is None,
         is_method=True,
@@ -157,6 +173,24 @@ def api(
         return f
 
     return mark(func) if func is not None else mark
+
+
+def _hook_marker(kind: HookKind) -> Callable[[F], F]:
+    def mark(func: F) -> F:
+        target = func.__func__ if isinstance(func, staticmethod) else func
+        if not callable(target):
+            raise TypeError(f"@{kind} decorates a function, not a {type(func).__name__}")
+        setattr(target, _HOOK_MARK, kind)
+        return func
+
+    mark.__name__ = mark.__qualname__ = kind
+    mark.__doc__ = f"Mark a function of an ``@service`` class as an ``{kind}`` hook (see ``app.sdk.hooks``)."
+    return mark
+
+
+on_deployment = _hook_marker("on_deployment")
+on_startup = _hook_marker("on_startup")
+on_shutdown = _hook_marker("on_shutdown")
 
 
 def mount_asgi_app(app: Any, path: str = "/", name: str | None = None) -> Callable[[Any], Any]:

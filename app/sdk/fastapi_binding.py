@@ -42,7 +42,7 @@ def _instance_endpoint(func: Callable[..., Any], instance: Callable[[], Any]) ->
         def endpoint(*args: Any, **kwargs: Any) -> Any:
             return func(instance(), *args, **kwargs)
 
-    endpoint.__signature__ = signature.replace(  # type: ignore[attr-defined]
+    typing.cast(Any, endpoint).__signature__ = signature.replace(
         parameters=params, return_annotation=hints.get("return", signature.return_annotation)
     )
     for attr in ("__name__", "__qualname__", "__doc__", "__module__"):

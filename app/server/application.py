@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -33,6 +34,8 @@ from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.timeout import TimeoutMiddleware
 from app.process.shared_slots import LocalSlots, Slots, shared
 from app.sdk import context
+from app.sdk.hooks import HookFailed, run_hooks
+from app.sdk.inference import InferenceAPI
 from app.sdk.service import Service
 from app.server.access_log import AccessLog
 from app.server.health import Readiness, readyz
@@ -46,6 +49,8 @@ from app.server.swagger import swagger_routes
 from runners.wire.probes import LIVE_BODY, LIVENESS_PATHS, METRICS_PATH, READINESS_PATH
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+logger = logging.getLogger("tiffin.lifespan")
 
 
 def _route(path: str, methods: frozenset[str], endpoint: Endpoint, name: str) -> Route:
@@ -84,11 +89,14 @@ class ServiceApp:
         *,
         registry: CollectorRegistry | None = None,
         slots: Slots | None = None,
+        on_start_failure: Callable[[str], None] | None = None,
     ) -> None:
         self.service = service
         self.settings = settings
         self.registry = registry or CollectorRegistry()
         self.readiness = Readiness(service.runners)
+        self.hook_context = context.Context(service.state)
+        self._on_start_failure = on_start_failure
         self._openapi: bytes | None = None
         metrics = (
             HttpMetrics(
@@ -106,12 +114,7 @@ class ServiceApp:
         self._fixed = {r.path: r for r in own if isinstance(r, Route) and r.methods is None and "{" not in r.path}
         mounts = sorted(service.mounts, key=lambda m: len(m.path), reverse=True)
         mount_routes = [(Mount(m.path, app=m.app, name=m.name), m.original) for m in mounts]
-        self.router = Router(
-            routes=[*own, *(r for r, _ in mount_routes)],
-            default=_not_found,
-            lifespan=self._lifespan,
-            redirect_slashes=False,
-        )
+        self.router = Router(routes=[*own, *(r for r, _ in mount_routes)], default=_not_found, redirect_slashes=False)
         self.app = self._stack(
             self._with_service,
             templates=TemplateResolver(own, mount_routes),
@@ -133,11 +136,11 @@ class ServiceApp:
         routes.extend(swagger_routes(docs_url="/docs.json"))
         return routes
 
-    def _api_endpoint(self, api: Any) -> Endpoint:
+    def _api_endpoint(self, api: InferenceAPI) -> Endpoint:
         service = self.service
 
         async def endpoint(request: Request) -> Response:
-            return await api.handle(request, service.instance())
+            return await api.handle(request, service.instance(), service.state)
 
         return endpoint
 
@@ -164,26 +167,57 @@ class ServiceApp:
 
     # -- lifespan -----------------------------------------------------------------------------
 
+    async def _lifespan_protocol(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI lifespan, with a start failure reported in one line (its traceback is logged)."""
+        await receive()  # lifespan.startup
+        running = contextlib.AsyncExitStack()
+        try:
+            await running.enter_async_context(self._lifespan())
+        except Exception as exc:
+            if not isinstance(exc, HookFailed):
+                logger.error("the service failed to start", exc_info=exc)
+            line = str(exc) if isinstance(exc, HookFailed) else f"starting failed: {type(exc).__name__}: {exc}"
+            line = " ".join(line.split())
+            if self._on_start_failure is not None:
+                self._on_start_failure(line)
+            await send({"type": "lifespan.startup.failed", "message": line})
+            return
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown
+        try:
+            await running.aclose()
+        except Exception as exc:
+            logger.error("the service failed to stop cleanly", exc_info=exc)
+            await send({"type": "lifespan.shutdown.failed", "message": f"{type(exc).__name__}: {exc}"})
+            return
+        await send({"type": "lifespan.shutdown.complete"})
+
     @contextlib.asynccontextmanager
-    async def _lifespan(self, app: Any) -> AsyncIterator[None]:
+    async def _lifespan(self) -> AsyncIterator[None]:
         instance = self.service.instance()
         context.set_process_service(instance)
         await asyncio.gather(*(r.startup() for r in self.service.runners))
         asgi_mounts = [(m.name or m.path or "/", m.app) for m in self.service.mounts if m.kind == "asgi"]
+        hooks = self.service.hooks
+        started = False
         try:
+            await run_hooks(hooks["on_startup"], instance, self.hook_context, strict=True)
+            started = True
             async with mounted_lifespans(asgi_mounts):
                 self.readiness.started = True
                 self.readiness.install_signal_hooks()
                 yield
         finally:
             self.readiness.start_draining()
+            if started:
+                await run_hooks(hooks["on_shutdown"], instance, self.hook_context, strict=False)
             await asyncio.gather(*(r.shutdown() for r in self.service.runners), return_exceptions=True)
 
     # -- stack --------------------------------------------------------------------------------
 
     async def _with_service(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self.router(scope, receive, send)
+            await self._lifespan_protocol(scope, receive, send)
             return
         if not self.readiness.started and scope["type"] == "http":
             self.readiness.started = True  # served without a lifespan (plain TestClient)

@@ -34,8 +34,10 @@ class ApiLike(Protocol):
 
 
 class MountLike(Protocol):
-    path: str
-    app: Any
+    @property
+    def path(self) -> str: ...
+    @property
+    def app(self) -> Any: ...
 
 
 def _get(summary: str, ok: str, media_type: str = _JSON, unavailable: str | None = None) -> dict[str, Any]:
