@@ -162,7 +162,7 @@ def test_keep_alive_expiry_closes_old_idle_connections() -> None:
         async with serving(reply) as (server, origin):
             transport = PooledTransport(keepalive_expiry=0.05)
             await get(transport, origin + "/")
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # idle past keepalive_expiry
             await get(transport, origin + "/")
             assert server.connections == 2
             await transport.aclose()

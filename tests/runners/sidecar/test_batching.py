@@ -405,7 +405,7 @@ def test_a_lone_call_to_a_quick_model_runs_on_the_spot_and_busy_arrivals_still_b
             model, config=BATCHABLE, options=BatchingOptions(), worker=worker, inline=True, observer=recorder
         )
         await batcher.submit(np.ones((1, 1)))  # measured on the model thread first
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # the next call comes 10 ms later: arrivals sparser than the model
         queued = len(recorder.depths)
         assert (await batcher.submit(np.ones((1, 1)))).tolist() == [[2.0]]
         assert len(recorder.depths) == queued and len(recorder.batches) == 2  # never queued, still counted
