@@ -145,6 +145,11 @@ class Runner:
         return f"<Runner {self.name} methods={sorted(self.methods)}>"
 
     @property
+    def is_local(self) -> bool:
+        """Whether ``init_local()`` loaded the model into this process."""
+        return self._local is not None
+
+    @property
     def url(self) -> str | None:
         return self._url or os.environ.get(url_variable(self.name)) or None
 

@@ -8,11 +8,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,20 +70,24 @@ class Proc:
         self, url: str, *, status: int = 200, timeout: float = 30.0, headers: dict[str, str] | None = None
     ) -> httpx.Response:
         """Poll ``url`` until it answers ``status``; fail with the process's log if it dies or times out."""
-        deadline = time.monotonic() + timeout
-        last: object = None
-        while time.monotonic() < deadline:
+        seen: list[object] = []
+
+        def probe() -> httpx.Response | None:
             if self.process.poll() is not None:
                 raise AssertionError(f"{self.argv} exited {self.process.returncode}:\n{self.output()}")
             try:
                 response = httpx.get(url, timeout=2.0, headers=headers)
-                if response.status_code == status:
-                    return response
-                last = response.status_code
             except httpx.HTTPError as exc:
-                last = exc
-            time.sleep(0.05)
-        raise AssertionError(f"{url} did not answer {status} in {timeout}s (last: {last!r}):\n{self.output()}")
+                seen.append(exc)
+                return None
+            seen.append(response.status_code)
+            return response if response.status_code == status else None
+
+        return wait_until(
+            probe,
+            timeout=timeout,
+            message=lambda: f"{url} did not answer {status} (last: {seen[-1] if seen else None!r}):\n{self.output()}",
+        )
 
     def signal(self, sig: int) -> None:
         if self.process.poll() is None:

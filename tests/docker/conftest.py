@@ -38,6 +38,7 @@ import pytest
 
 import docker
 from tests.procs import free_port
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_IMAGE = "tiffin:local"
@@ -175,18 +176,19 @@ def prometheus_image(local_images: None) -> str:
 def eventually(probe: Callable[[], T | None], what: str, timeout: float, interval: float = 0.25) -> T:
     """Call ``probe`` until it returns something other than None. An AssertionError or a
     connection error from it means "not yet"; the last one is in the failure after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            value = probe()
-            if value is not None:
-                return value
-        except (httpx.HTTPError, OSError, AssertionError) as exc:
-            last = exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s (last: {last!r})")
-        time.sleep(interval)
+
+    def boxed() -> list[T] | None:  # a value like 0.0 or {} counts as found: only None means "not yet"
+        value = probe()
+        return None if value is None else [value]
+
+    found = wait_until(
+        boxed,
+        message=what,
+        timeout=timeout,
+        interval=interval,
+        ignore=(httpx.HTTPError, OSError, AssertionError),
+    )
+    return found[0]
 
 
 def wait_http(url: str, status: int = 200, timeout: float = 120.0) -> httpx.Response:

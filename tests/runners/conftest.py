@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from runners.imports import import_target
 from runners.spec import RunnerSpec
 from tests.procs import tiffin
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = Path(__file__).resolve().parent / "sample_runnables.py"
@@ -93,17 +93,14 @@ class Sidecar:
 
 
 def wait_ready(sidecar: Sidecar, within: float = READY_WITHIN) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         if sidecar.proc.poll() is not None:
             raise AssertionError(f"sidecar exited with {sidecar.proc.returncode}:\n{sidecar.output()}")
-        try:
-            if httpx.get(f"{sidecar.url}/readyz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"sidecar not ready within {within}s:\n{sidecar.output()}")
+        return httpx.get(f"{sidecar.url}/readyz", timeout=1.0).status_code == 200
+
+    wait_until(
+        ready, timeout=within, ignore=(httpx.HTTPError,), message=lambda: f"sidecar not ready:\n{sidecar.output()}"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from runners.errors import DeadlineExceeded, RunnerUnavailable
 from runners.runner import Runner
 from runners.spec import BatchingOptions, RunnerSpec, url_variable
 from runners.wire import deadline
+from tests.waiting import wait_until
 
 SAMPLES = Path(__file__).resolve().parent / "sample_runnables.py"
 PROBE = np.array([[5.9, 3.0, 5.1, 1.8]])
@@ -122,23 +123,30 @@ def test_sync_and_async_calls_to_a_sidecar(iris_sidecar: Any) -> None:
     asyncio.run(main())
 
 
-def test_the_deadline_travels_with_sync_calls_from_threads(doubler_sidecar: Any, samples: Any) -> None:
+def test_the_deadline_travels_with_sync_calls_from_threads(doubler_sidecar: Any, samples: Any, scrape: Any) -> None:
     runner = Runner(samples.Doubler, name="doubler")
     runner.configure(url=doubler_sidecar.url)
+    computed = 'tiffin_runner_inference_duration_seconds_count{method="sleep",runner="doubler"}'
+    before = scrape(doubler_sidecar.url).get(computed, 0.0)
     outcome: list[Any] = []
 
     def worker() -> None:
         with deadline.scope(time.time() + 0.3):
-            started = time.monotonic()
             try:
-                runner.sleep.run(1.0)
+                runner.sleep.run(2.0)
             except DeadlineExceeded as exc:
-                outcome.append((exc, time.monotonic() - started))
+                outcome.append(exc)
 
     thread = threading.Thread(target=worker)
     thread.start()
     thread.join(10)
-    assert outcome and outcome[0][1] < 0.9
+    assert outcome, "the call did not end at its deadline"
+    # it ended at the deadline, while the runner still sleeps, not once the answer came
+    assert scrape(doubler_sidecar.url).get(computed, 0.0) == before
+    wait_until(
+        lambda: scrape(doubler_sidecar.url).get(computed, 0.0) == before + 1,
+        message="the runner finishing the sleep its caller gave up on",
+    )
     with deadline.scope(time.time() - 1), pytest.raises(DeadlineExceeded):
         runner.echo.run(1)
 

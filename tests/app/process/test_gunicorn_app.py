@@ -6,13 +6,13 @@ import concurrent.futures
 import os
 import re
 import signal
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.procs import Proc, free_port, tiffin
+from tests.waiting import wait_until
 
 SERVICE = "tests/app/services/slow_service.py:Slow"
 
@@ -26,6 +26,14 @@ def counter(text: str, endpoint: str) -> float:
     total = 0.0
     for line in text.splitlines():
         if line.startswith("tiffin_http_requests_total{") and f'endpoint="{endpoint}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def in_progress(text: str, endpoint: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("tiffin_http_requests_in_progress{") and f'endpoint="{endpoint}"' in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
 
@@ -59,13 +67,17 @@ def test_metrics_are_exact_across_workers_and_survive_a_killed_worker(api_server
 
     victim = sorted(pids)[0]
     os.kill(victim, signal.SIGKILL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    def replaced() -> bool:
         now = worker_pids(proc.pid)
-        if len(now) == 2 and victim not in now:
-            break
-        time.sleep(0.1)
-    assert len(worker_pids(proc.pid)) == 2 and victim not in worker_pids(proc.pid)
+        return len(now) == 2 and victim not in now
+
+    wait_until(
+        replaced,
+        timeout=20,
+        interval=0.1,
+        message=lambda: f"gunicorn replacing worker {victim} (workers now: {worker_pids(proc.pid)})",
+    )
     proc.wait_http(base + "/readyz")
     for _ in range(10):
         with httpx.Client(base_url=base) as client:
@@ -78,9 +90,12 @@ def test_sigterm_drains_in_flight_requests_and_exits_zero(api_server) -> None:
     proc, base, _ = api_server
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         futures = [
-            pool.submit(httpx.post, base + "/sleep", json={"seconds": 1.5}, timeout=10) for _ in range(8)
+            pool.submit(httpx.post, base + "/sleep", json={"seconds": 3.0}, timeout=10) for _ in range(8)
         ]
-        time.sleep(0.5)
+        wait_until(
+            lambda: in_progress(httpx.get(base + "/metrics").text, "/sleep") == 8,
+            message="8 /sleep requests in flight",
+        )
         proc.signal(signal.SIGTERM)
         results = [f.result() for f in futures]
     assert [r.status_code for r in results] == [200] * 8

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.procs import Proc, free_port, free_port_block, tiffin
+from tests.waiting import wait_until
 
 PROMETHEUS = shutil.which("prometheus")
 
@@ -18,17 +18,6 @@ def query(base: str, expr: str) -> list[dict]:
     body = httpx.get(f"{base}/api/v1/query", params={"query": expr}, timeout=5).json()
     assert body["status"] == "success", body
     return body["data"]["result"]
-
-
-def eventually(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"not reached in {timeout}s; last: {last!r}")
 
 
 @pytest.mark.skipif(PROMETHEUS is None, reason="prometheus is not installed (scripts/bootstrap installs it)")
@@ -67,19 +56,19 @@ def test_prometheus_scrapes_api_and_runner_and_agrees_on_the_count(iris_home: Pa
             up = {r["metric"]["job"]: r["value"][1] for r in query(base, "up")}
             return up if up == {"api": "1", "runner": "1"} else None
 
-        eventually(targets_up)
+        wait_until(targets_up, interval=0.5, message="Prometheus seeing both targets up")
 
         def api_count():
             result = query(base, 'sum(tiffin_http_requests_total{endpoint="/classify",status="200"})')
             return result and float(result[0]["value"][1]) == sent
 
-        eventually(api_count)
+        wait_until(api_count, interval=0.5, message=f"Prometheus counting {sent} API requests")
 
         def runner_count():
             result = query(base, 'sum(tiffin_runner_requests_total{method="predict",status="200"})')
             return result and float(result[0]["value"][1]) == sent
 
-        eventually(runner_count)
+        wait_until(runner_count, interval=0.5, message=f"Prometheus counting {sent} runner requests")
     finally:
         prom.stop()
         serve.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import errno
 from pathlib import Path
 
 import httpx
@@ -25,11 +25,11 @@ def test_killed_runner_gives_503_fast_and_the_api_recovers(iris_home: Path) -> N
 
         runner.stop()
         for _ in range(4):  # both workers, fresh connections
-            started = time.monotonic()
             response = httpx.post(base + "/classify", json=IRIS, timeout=10)
             assert response.status_code == 503
             assert response.headers["retry-after"]
-            assert time.monotonic() - started < 2.5
+            # fast: the connection was refused, no connect or answer timeout was waited out
+            assert f"[Errno {errno.ECONNREFUSED}]" in response.json()["detail"], response.text
         assert httpx.get(base + "/readyz").status_code == 503
         assert httpx.get(base + "/livez").status_code == 200
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tests.procs import Proc, free_port_block, tiffin
+from tests.waiting import wait_until
 
 IRIS = [[5.9, 3.0, 5.1, 1.8]]
 
@@ -105,7 +106,8 @@ def test_oversized_bodies_are_refused_without_buffering(limits) -> None:
         s.setblocking(False)
         answer = b""
         chunk = b"%x\r\n%s\r\n" % (4096, b" " * 4096)
-        while sent < 50 * 1024 * 1024 and not answer:
+        deadline = time.monotonic() + 60
+        while sent < 50 * 1024 * 1024 and not answer and time.monotonic() < deadline:
             try:
                 s.send(chunk)
                 sent += 4096
@@ -115,7 +117,7 @@ def test_oversized_bodies_are_refused_without_buffering(limits) -> None:
                 answer = s.recv(100)
             except BlockingIOError:
                 pass
-        assert answer.startswith(b"HTTP/1.1 413"), answer
+        assert answer.startswith(b"HTTP/1.1 413"), f"after {sent} bytes: {answer!r}"
     assert sent < 50 * 1024 * 1024
 
 
@@ -125,7 +127,10 @@ def test_limits_504_503_and_500(limits) -> None:
 
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         futures = [pool.submit(httpx.post, api + "/wait", json=[[0.7]], timeout=10) for _ in range(6)]
-        time.sleep(0.2)
+        wait_until(
+            lambda: any(f.done() and f.result().status_code == 503 for f in futures),
+            message="a /wait refused with 503 while two others hold both slots",
+        )
         assert httpx.get(api + "/livez").status_code == 200  # probes are exempt
         statuses = sorted(f.result().status_code for f in futures)
     assert 503 in statuses and 200 in statuses, statuses
@@ -138,10 +143,14 @@ def test_limits_504_503_and_500(limits) -> None:
     assert failed.headers["x-request-id"] == "fail-1"
     assert httpx.post(api + "/wait", json=[[0.0]]).status_code == 200
 
-    started = time.monotonic()
-    slow = httpx.post(api + "/wait", json=[[1.6]], timeout=10)
+    def computed() -> float:
+        return metric(httpx.get(runner + "/metrics").text, "tiffin_runner_inference_duration_seconds_count", method="wait")
+
+    before = computed()
+    slow = httpx.post(api + "/wait", json=[[3.0]], timeout=10)  # the API's timeout is 1 s
     assert slow.status_code == 504 and slow.json()["error"]
-    assert time.monotonic() - started < 1.5
+    assert computed() == before, "the 504 came only once the runner had finished, not at the timeout"
+    wait_until(lambda: computed() == before + 1, message="the runner finishing the call the API gave up on")
 
 
 def test_sigterm_with_requests_in_flight(iris_home: Path) -> None:
@@ -150,7 +159,11 @@ def test_sigterm_with_requests_in_flight(iris_home: Path) -> None:
         proc.wait_http(api + "/readyz", timeout=60)
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             futures = [pool.submit(httpx.post, api + "/wait", json=[[0.4]], timeout=10) for _ in range(2)]
-            time.sleep(0.2)
+            wait_until(
+                lambda: metric(httpx.get(api + "/metrics").text, "tiffin_http_requests_in_progress", endpoint="/wait")
+                == 2,
+                message="both /wait requests in flight",
+            )
             proc.signal(signal.SIGTERM)
             assert [f.result().status_code for f in futures] == [200, 200]
         assert proc.wait(timeout=30) == 0

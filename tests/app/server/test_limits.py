@@ -12,6 +12,7 @@ from app import Service
 from app.config.schema import TiffinConfig
 from app.io import File, Text
 from app.process.shared_slots import LocalSlots
+from tests.waiting import wait_until_async
 
 
 def make_service() -> Service:
@@ -71,19 +72,30 @@ async def test_streamed_oversized_body_is_refused_without_reading_it_all() -> No
 @pytest.mark.anyio
 async def test_concurrency_limit_answers_503_with_retry_after_and_spares_probes() -> None:
     svc = make_service()
+    inside = 0
+    gate = asyncio.Event()
+
+    @svc.api(input=Text(), output=Text())
+    async def gated(text: str) -> str:
+        nonlocal inside
+        inside += 1
+        await gate.wait()
+        return "done"
+
     app = svc.to_asgi(config(max_concurrency=2))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         holders = [
-            asyncio.create_task(client.post("/hold", content="0.5", headers={"content-type": "text/plain"}))
+            asyncio.create_task(client.post("/gated", content="", headers={"content-type": "text/plain"}))
             for _ in range(2)
         ]
-        await asyncio.sleep(0.1)
+        await wait_until_async(lambda: inside == 2, message="two requests holding both slots")
         over = await client.post("/hold", content="0", headers={"content-type": "text/plain"})
         assert over.status_code == 503
         assert over.headers["retry-after"] == "1"
         assert (await client.get("/livez")).status_code == 200
         assert (await client.get("/metrics")).status_code == 200
+        gate.set()
         assert [r.status_code for r in await asyncio.gather(*holders)] == [200, 200]
         after = await client.post("/hold", content="0", headers={"content-type": "text/plain"})
         assert after.status_code == 200

@@ -4,6 +4,7 @@ import pytest
 
 from runners.client.balancer import Balancer, parse_targets
 from runners.errors import RunnerUnavailable
+from tests.waiting import wait_until_async
 
 
 def test_parse_targets() -> None:
@@ -58,9 +59,10 @@ def test_a_name_expands_to_every_address_and_is_re_resolved() -> None:
         kept = balancer.replicas[1]
         kept.inflight = 5
         dns.answers["runner"] = ["10.0.0.2", "10.0.0.4"]  # one replica went away, one came
-        await asyncio.sleep(0.06)
+        await asyncio.sleep(0.06)  # the resolve interval passes
         await balancer.ensure_fresh()  # starts a background refresh; this call is not delayed
-        await asyncio.sleep(0.01)
+        assert dns.lookups == 1
+        await wait_until_async(lambda: dns.lookups == 2, message="the background refresh looking the name up")
         urls = [e.url for e in balancer.replicas]
         assert urls == ["http://10.0.0.2:3001", "http://10.0.0.4:3001", "http://127.0.0.1:3009"]
         assert balancer.replicas[0] is kept and kept.inflight == 5

@@ -11,6 +11,7 @@ import pytest
 
 from runners.client.coalesce import Lane
 from runners.errors import DeadlineExceeded, InvalidInput, RunnerError, RunnerOverloaded, RunnerUnavailable
+from tests.waiting import wait_until_async
 
 T = TypeVar("T")
 
@@ -34,10 +35,18 @@ class Runner:
         return value * 2 if not isinstance(value, list) else [2 * v for v in value]
 
 
+async def in_flight(lane: Lane, count: int) -> None:
+    await wait_until_async(lambda: lane.inflight == count, message=f"{count} request(s) of the lane in flight")
+
+
+async def sent(runner: Runner, count: int) -> None:
+    await wait_until_async(lambda: len(runner.sent) == count, message=f"{count} request(s) sent to the runner")
+
+
 async def behind_one(lane: Lane, *calls: tuple[Any, float | None]) -> list[Any]:
     """A first call that keeps the lane busy, then ``calls`` queued behind it; every outcome, in order."""
     first = asyncio.ensure_future(lane.call(np.ones((1, 1)), None))
-    await asyncio.sleep(0)
+    await in_flight(lane, 1)
     queued = [asyncio.ensure_future(lane.call(value, deadline)) for value, deadline in calls]
     return await asyncio.gather(first, *queued, return_exceptions=True)
 
@@ -47,10 +56,10 @@ def test_a_lone_call_is_sent_at_once_and_alone() -> None:
     lane = Lane(runner.send)
 
     async def main() -> None:
-        started = time.monotonic()
-        result = await lane.call(np.array([[1.0, 2.0]]), None)
-        assert result.tolist() == [[2.0, 4.0]]
-        assert time.monotonic() - started < 0.5
+        call = asyncio.ensure_future(lane.call(np.array([[1.0, 2.0]]), None))
+        await asyncio.sleep(0)  # one turn of the loop, no timer: the call is already out
+        assert len(runner.sent) == 1 and lane.inflight == 1 and lane.queued == 0
+        assert (await call).tolist() == [[2.0, 4.0]]
 
     run(main())
     assert len(runner.sent) == 1
@@ -160,10 +169,11 @@ def test_a_caller_that_stops_waiting_leaves_the_others_request_running() -> None
 
     async def main() -> None:
         first = asyncio.ensure_future(lane.call(np.ones((1, 1)), None))
-        await asyncio.sleep(0)
+        await in_flight(lane, 1)
         quitter = asyncio.ensure_future(lane.call(np.full((1, 1), 5.0), None))
         stayer = asyncio.ensure_future(lane.call(np.full((1, 1), 7.0), None))
-        await asyncio.sleep(0.07)  # both are in the merged request now
+        await sent(runner, 2)  # both are in the merged request now
+        assert len(runner.sent[1][0]) == 2
         quitter.cancel()
         assert (await stayer).tolist() == [[14.0]]
         assert (await first).tolist() == [[2.0]]
@@ -180,10 +190,10 @@ def test_unmergeable_values_go_alone_and_closing_fails_what_waits() -> None:
 
     async def main() -> None:
         first = asyncio.ensure_future(lane.call(np.ones((1, 1)), None))
-        await asyncio.sleep(0)
+        await in_flight(lane, 1)
         waiting = asyncio.ensure_future(lane.call(np.ones((1, 1)), None))
         scalar = asyncio.ensure_future(lane.call(np.float64(2.0), None))
-        await asyncio.sleep(0.01)
+        await sent(runner, 2)
         assert lane.queued == 1 and lane.inflight == 2  # the scalar has no rows: it went at once
         await lane.aclose()
         with pytest.raises(RunnerUnavailable):
@@ -208,10 +218,10 @@ def test_calls_too_big_to_share_go_at_once_and_a_full_batch_does_not_wait() -> N
 
     async def main() -> None:
         first = asyncio.ensure_future(lane.call(np.ones((1, 1)), None))
-        await asyncio.sleep(0)
+        await in_flight(lane, 1)
         big = [asyncio.ensure_future(lane.call(np.ones((4, 1)), None)) for _ in range(3)]
         small = [asyncio.ensure_future(lane.call(np.ones((2, 1)), None)) for _ in range(2)]
-        await asyncio.sleep(0.01)
+        await sent(runner, 5)
         assert lane.inflight == 5 and lane.queued == 0  # 3 big ones alone, the 2 small ones as one full batch
         await asyncio.gather(first, *big, *small)
 

@@ -13,6 +13,7 @@ import pytest
 from runners.client.connection import request_bytes
 from runners.client.pool import PooledTransport, split_url
 from runners.client.transport import ConnectFailed, ConnectionLost, ConnectTimedOut, TimedOut
+from tests.waiting import wait_until_async
 
 T = TypeVar("T")
 Reply = Callable[[bytes], Awaitable[bytes | None]]  # request head and body -> raw answer (None: hang up)
@@ -82,6 +83,10 @@ async def get(transport: PooledTransport, url: str, *, timeout: float = 5.0, con
     )  # fmt: skip
 
 
+def pool_of(transport: PooledTransport, origin: str) -> Any:
+    return transport._pools[origin]  # the one origin's pool: its idle connections and its waiters
+
+
 def live_timers() -> int:
     # the default asyncio loop keeps its timers in _scheduled: none may outlive the exchange
     loop = asyncio.get_running_loop()
@@ -139,7 +144,9 @@ def test_a_connection_the_runner_closed_while_idle_is_not_reused() -> None:
             await get(transport, origin + "/")
             for writer in server.writers:
                 writer.close()  # the runner ends the keep-alive
-            await asyncio.sleep(0.05)
+            idle = list(pool_of(transport, origin)._idle)
+            assert len(idle) == 1
+            await wait_until_async(lambda: all(conn.closed for conn in idle), message="the client seeing the hang-up")
             assert (await get(transport, origin + "/")).status == 200
             assert server.connections == 2
             await transport.aclose()
@@ -155,7 +162,7 @@ def test_keep_alive_expiry_closes_old_idle_connections() -> None:
         async with serving(reply) as (server, origin):
             transport = PooledTransport(keepalive_expiry=0.05)
             await get(transport, origin + "/")
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # idle past keepalive_expiry
             await get(transport, origin + "/")
             assert server.connections == 2
             await transport.aclose()
@@ -227,7 +234,7 @@ def test_a_cancelled_caller_leaves_no_half_used_connection_behind() -> None:
         async with serving(slow) as (server, origin):
             transport = PooledTransport()
             waiting = asyncio.ensure_future(get(transport, origin + "/slow"))
-            await asyncio.sleep(0.05)
+            await wait_until_async(lambda: len(server.requests) == 1, message="the slow request at the runner")
             waiting.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await waiting
@@ -283,7 +290,10 @@ def test_unix_sockets_and_the_connection_limit(tmp_path: Path) -> None:
         async with serving(reply, unix_path=tmp_path / "r.sock") as (server, origin):
             transport = PooledTransport(max_connections=3)
             calls = [asyncio.ensure_future(get(transport, origin + f"/{i}")) for i in range(10)]
-            await asyncio.sleep(0.1)
+            await wait_until_async(
+                lambda: inside == 3 and len(pool_of(transport, origin)._waiters) == 7,
+                message="3 requests at the runner and 7 waiting for a connection",
+            )
             assert server.connections == 3 and most == 3
             gate.set()
             assert [r.status for r in await asyncio.gather(*calls)] == [200] * 10
@@ -307,7 +317,7 @@ def test_a_waiter_past_its_deadline_gives_up_without_taking_a_slot() -> None:
         async with serving(reply) as (server, origin):
             transport = PooledTransport(max_connections=1)
             first = asyncio.ensure_future(get(transport, origin + "/first"))
-            await asyncio.sleep(0.02)
+            await wait_until_async(lambda: len(server.requests) == 1, message="the first request holding the connection")
             with pytest.raises(TimedOut, match="came free"):
                 await get(transport, origin + "/second", timeout=0.05)
             gate.set()

@@ -22,6 +22,7 @@ from runners.errors import DeadlineExceeded, RunnerError, RunnerOverloaded, Runn
 from runners.sidecar.server import build_app
 from runners.spec import RunnerSpec
 from runners.wire import protocol
+from tests.waiting import wait_until_async
 
 T = TypeVar("T")
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_runnables.py"
@@ -187,7 +188,7 @@ def test_requests_go_to_the_replica_with_the_fewest_in_flight() -> None:
         await client._balancer.ensure_fresh()
         client._balancer._turn = -1  # the first pick lands on 10.0.0.1
         stuck = asyncio.ensure_future(client.call("echo", 1))
-        await asyncio.sleep(0.01)
+        await wait_until_async(lambda: len(seen) == 1, message="the first call held at 10.0.0.1")
         for _ in range(5):
             await client.call("echo", 1)
         release.set()
@@ -214,8 +215,7 @@ def test_hosts_resolved_to_addresses_keep_their_host_header() -> None:
 async def in_process_runner() -> AsyncIterator[RunnerClient]:
     app = build_app(RunnerSpec("doubler", runnable=f"{SAMPLES}:Doubler"), registry=CollectorRegistry())
     async with app.lifespan():
-        while not app.host.ready:
-            await asyncio.sleep(0.01)
+        await wait_until_async(lambda: app.host.ready, interval=0.01, message="the in-process runner's model loaded")
         transport = HttpxTransport(inner=httpx.ASGITransport(app=app))
         client = RunnerClient("doubler", "http://127.0.0.1:3001", transport=transport)
         try:

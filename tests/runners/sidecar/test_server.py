@@ -19,6 +19,7 @@ from runners.sidecar.server import build_app
 from runners.spec import BatchingOptions, RunnerSpec
 from runners.store.model_store import ModelStore
 from runners.wire import protocol
+from tests.waiting import wait_until_async
 
 T = TypeVar("T")
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_runnables.py"
@@ -48,12 +49,20 @@ async def serving(
 
 
 async def until(client: httpx.AsyncClient, check: Any, path: str = "/readyz", within: float = 30.0) -> httpx.Response:
-    deadline = time.monotonic() + within
-    while True:
+    """The first answer of ``path`` that passes ``check``."""
+    last: list[httpx.Response] = []
+
+    async def probe() -> httpx.Response | None:
         response = await client.get(path)
-        if check(response) or time.monotonic() > deadline:
-            return response
-        await asyncio.sleep(0.01)
+        last.append(response)
+        return response if check(response) else None
+
+    return await wait_until_async(
+        probe,
+        timeout=within,
+        interval=0.01,
+        message=lambda: f"{path} passing the check (last: {last[-1].status_code} {last[-1].text[:200]!r})",
+    )
 
 
 def npy(array: np.ndarray) -> bytes:

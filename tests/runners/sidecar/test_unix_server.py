@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +16,7 @@ from runners.client.runner_client import RunnerClient
 from runners.errors import InvalidInput, RunnerError, UnknownMethod
 from runners.sidecar.server import build_app
 from runners.spec import RunnerSpec
+from tests.waiting import wait_until_async
 
 T = TypeVar("T")
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_runnables.py"
@@ -31,10 +31,13 @@ async def sidecar(sock: Path, *, ready: bool = True, **init: Any) -> AsyncIterat
     spec = RunnerSpec("doubler", runnable=f"{SAMPLES}:Doubler", init_params=init)
     app = build_app(spec, registry=CollectorRegistry(), unix_socket=str(sock), grace=5.0)
     async with app.lifespan():
-        deadline = time.monotonic() + 30
-        while ready and not app.host.ready and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        if ready:
+            await loaded(app)
         yield app
+
+
+async def loaded(app: Any) -> None:
+    await wait_until_async(lambda: app.host.ready, interval=0.01, message="the sidecar's model loaded")
 
 
 async def exchange(sock: Path, data: bytes, *, until_closed: bool = False) -> bytes:
@@ -83,8 +86,7 @@ def test_probes_and_wrong_paths_answer_like_the_tcp_side(tmp_path: Path) -> None
             loading = await exchange(sock, b"GET /readyz HTTP/1.1\r\nhost: x\r\n\r\n")
             assert loading.startswith(b"HTTP/1.1 503 ") and b"retry-after: 1\r\n" in loading
             assert (await exchange(sock, b"GET /livez HTTP/1.1\r\nhost: x\r\n\r\n")).startswith(b"HTTP/1.1 200 ")
-            while not app.host.ready:
-                await asyncio.sleep(0.01)
+            await loaded(app)
             ready = await exchange(sock, b"GET /readyz HTTP/1.1\r\nhost: x\r\n\r\n")
             assert ready.startswith(b"HTTP/1.1 200 ") and ready.endswith(b'{"status":"ready"}')
             head = await exchange(sock, b"HEAD /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
@@ -135,9 +137,10 @@ def test_a_request_that_does_not_parse_is_a_400_and_the_end_of_its_connection(tm
 
 def test_closing_lets_calls_in_progress_finish_then_removes_the_socket(tmp_path: Path) -> None:
     sock = tmp_path / "r.sock"
-    body = orjson.dumps(0.3)
+    started = tmp_path / "started"
+    body = orjson.dumps({"started": str(started), "seconds": 0.3})
     slow = (
-        b"POST /sleep HTTP/1.1\r\nhost: x\r\ncontent-type: application/vnd.tiffin.value+json\r\n"
+        b"POST /hold HTTP/1.1\r\nhost: x\r\ncontent-type: application/vnd.tiffin.value+json\r\n"
         b"content-length: %d\r\n\r\n%s" % (len(body), body)
     )
 
@@ -145,7 +148,7 @@ def test_closing_lets_calls_in_progress_finish_then_removes_the_socket(tmp_path:
         async with sidecar(sock):
             in_progress = asyncio.ensure_future(exchange(sock, slow, until_closed=True))
             idle_reader, idle_writer = await asyncio.open_unix_connection(str(sock))
-            await asyncio.sleep(0.1)
+            await wait_until_async(started.exists, interval=0.01, message="the call in progress in the model")
         # leaving the lifespan closed the server: after the call in progress was answered
         answer = await in_progress
         assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"0.3")
