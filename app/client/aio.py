@@ -63,7 +63,11 @@ class AsyncClient:
     async def from_url(cls, server_url: str, *, kind: str | None = None, **kwargs: Any) -> AsyncClient:
         http_kind(kind)
         client = cls(server_url, **kwargs)
-        await client.load()
+        try:
+            await client.load()
+        except BaseException:
+            await client.close()  # nothing else will: the caller never gets the client
+            raise
         return client
 
     @property

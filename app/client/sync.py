@@ -53,7 +53,11 @@ class SyncClient:
         self.retry = retry
         self._owns_http = http is None
         self._http = http if http is not None else httpx().Client(timeout=self.timeout)
-        self.table = self._load()
+        try:
+            self.table = self._load()
+        except BaseException:
+            self.close()  # nothing else will: the caller never gets the client
+            raise
         self.endpoints = list(self.table.endpoints)
         for name in self.endpoints:
             if not hasattr(self, name):

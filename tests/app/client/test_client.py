@@ -52,11 +52,11 @@ class Form(IODescriptor):
         return tuple(self.parts)
 
     async def from_request(self, request: Request) -> dict[str, Any]:
-        form = await request.form()
         values = {}
-        for name in self.parts:
-            value = form[name]
-            values[name] = value if isinstance(value, str) else (value.content_type, await value.read())
+        async with request.form() as form:  # its spooled files closed on the way out
+            for name in self.parts:
+                value = form[name]
+                values[name] = value if isinstance(value, str) else (value.content_type, await value.read())
         return values
 
     def to_response(self, value: Any, *, accept: str | None = None) -> Response:

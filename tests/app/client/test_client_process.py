@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from app.client import (
     Unavailable,
 )
 from tests.procs import Proc, free_port, free_port_block, tiffin
+from tests.waiting import wait_until
 
 IRIS = [[5.9, 3.0, 5.1, 1.8]]
 
@@ -87,25 +87,23 @@ def test_values_round_trip_through_a_real_server(limited: tuple[str, Path]) -> N
     assert isinstance(back, Image.Image) and back.size == (3, 2) and back.getpixel((0, 0)) == (1, 2, 3)
 
     async def concurrently() -> list[str]:
-        return await asyncio.gather(*(client.async_shout(f"w{i}") for i in range(4)))
+        try:
+            return await asyncio.gather(*(client.async_shout(f"w{i}") for i in range(4)))
+        finally:
+            await client.aclose()  # the async side belongs to this loop, which ends here
 
     assert asyncio.run(concurrently()) == ["W0", "W1", "W2", "W3"]
     client.close()
 
 
-def wait_for(path: Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path} never appeared")
-        time.sleep(0.02)
+def wait_for(path: Path) -> None:
+    wait_until(path.exists, message=f"{path} appearing")
 
 
 def test_a_503_is_retried_after_retry_after_within_the_deadline(limited: tuple[str, Path]) -> None:
     url, started = limited
-    client = SyncClient(url, timeout=30)
     before = metric(httpx.get(url + "/metrics").text, "tiffin_http_requests_total", endpoint="/sleep", status="503")
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    with SyncClient(url, timeout=30) as client, concurrent.futures.ThreadPoolExecutor(1) as pool:
         first = pool.submit(client.sleep, {"seconds": 0.8, "n": 1})
         wait_for(started / "started-1")  # the one slot is taken: the next call gets 503 + Retry-After
         assert client.sleep({"seconds": 0, "n": 2}) == {"seconds": 0, "n": 2}
@@ -116,16 +114,16 @@ def test_a_503_is_retried_after_retry_after_within_the_deadline(limited: tuple[s
 
 def test_when_the_deadline_leaves_no_room_the_503_or_the_timeout_is_raised(limited: tuple[str, Path]) -> None:
     url, started = limited
-    impatient = SyncClient(url, timeout=0.9)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        first = pool.submit(SyncClient(url).sleep, {"seconds": 1.5, "n": 3})
-        wait_for(started / "started-3")
-        with pytest.raises(Unavailable) as refused:
-            impatient.sleep({"seconds": 0, "n": 4})
-        assert refused.value.retry_after is not None and refused.value.status_code == 503
-        first.result()
-    with pytest.raises(DeadlineExceeded):
-        impatient.sleep({"seconds": 3, "n": 5})
+    with SyncClient(url, timeout=0.9) as impatient, SyncClient(url) as patient:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            first = pool.submit(patient.sleep, {"seconds": 1.5, "n": 3})
+            wait_for(started / "started-3")
+            with pytest.raises(Unavailable) as refused:
+                impatient.sleep({"seconds": 0, "n": 4})
+            assert refused.value.retry_after is not None and refused.value.status_code == 503
+            first.result()
+        with pytest.raises(DeadlineExceeded):
+            impatient.sleep({"seconds": 3, "n": 5})
 
 
 def test_async_client_against_the_real_server(limited: tuple[str, Path]) -> None:
