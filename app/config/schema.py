@@ -167,6 +167,7 @@ class ServerConfig(BaseModel):
         default_factory=lambda: os.cpu_count() or 1, ge=1
     )
     timeout: float = Field(60.0, gt=0)
+    stream_idle_timeout: float | None = Field(None, gt=0)  # [timeout] the longest gap between two chunks
     max_concurrency: int | None = Field(None, gt=0)
     max_request_size: Size = Field(20 * MiB, gt=0)
     graceful_timeout: float = Field(30.0, ge=0)

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.io.base import IODescriptor
+from app.server.stream_response import is_stream_function, open_stream
 
 
 def normalize_route(route: str | None, name: str) -> str:
@@ -33,10 +34,13 @@ class InferenceAPI:
     is_method: bool = False
     """``func`` is a method of the service class, called on the live instance."""
     is_async: bool = field(init=False)
+    is_stream: bool = field(init=False)
+    """``func`` is a generator (sync or async): its chunks are streamed (``app.server.stream_response``)."""
 
     def __post_init__(self) -> None:
         self.route = normalize_route(self.route, self.name)
         self.is_async = inspect.iscoroutinefunction(self.func)
+        self.is_stream = is_stream_function(self.func)
         if self.doc is None:
             self.doc = inspect.getdoc(self.func)
 
@@ -55,5 +59,9 @@ class InferenceAPI:
 
     async def handle(self, request: Request, instance: Any = None) -> Response:
         value = await self.input.from_request(request)
+        if self.is_stream:  # calling a generator function runs none of its code: the stream does
+            func = self.func.__get__(instance) if self.is_method else self.func
+            gen = func(**value) if self.kwargs_input else func(value)
+            return await open_stream(gen, self.output, request)
         result = await self(value, instance)
         return self.output.to_response(result, accept=request.headers.get("accept"))

@@ -211,7 +211,7 @@ class ServiceApp:
         if s.cors is not None:
             app = CORSMiddleware(app, **s.cors)
         app = BodyLimitMiddleware(app, max_bytes=s.max_request_size)
-        app = TimeoutMiddleware(app, seconds=s.timeout)
+        app = TimeoutMiddleware(app, seconds=s.timeout, idle=s.stream_idle_timeout)
         if s.max_concurrency:
             app = ConcurrencyLimitMiddleware(app, limit=s.max_concurrency, slots=slots)
         app = ErrorMiddleware(app)

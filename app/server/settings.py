@@ -19,6 +19,9 @@ DEFAULT_SKIP = INFRASTRUCTURE_PATHS
 @dataclass(frozen=True)
 class Settings:
     timeout: float = 60.0
+    """Seconds to a response's first chunk (an ordinary response is one chunk)."""
+    stream_idle_timeout: float | None = None
+    """Seconds a streamed response may go without a chunk; ``None``: ``timeout``."""
     max_concurrency: int | None = None
     max_request_size: int = 20 * 1024 * 1024
     root_path: str = ""
@@ -47,6 +50,7 @@ def settings_for(service: Service, config: Any = None) -> Settings:
     cors = server.cors
     return Settings(
         timeout=float(pick("timeout", traffic.timeout)),
+        stream_idle_timeout=server.stream_idle_timeout,
         max_concurrency=pick("max_concurrency", traffic.max_concurrency),
         max_request_size=int(server.max_request_size),
         root_path=server.root_path,
