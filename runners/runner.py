@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from runners import tracing
 from runners.client.coalesce import Lane
 from runners.client.loopthread import background_loop
 from runners.client.runner_client import RunnerClient
@@ -225,7 +226,12 @@ class Runner:
                 async def send(value: Any, deadline: float | None, method: str = name) -> Any:
                     return await client.call(method, value, deadline=deadline)
 
-                lanes[name] = Lane(send, batch_dim=method.config.batch_dim, max_rows=self.batching.max_batch_size)
+                lanes[name] = Lane(
+                    send,
+                    batch_dim=method.config.batch_dim,
+                    max_rows=self.batching.max_batch_size,
+                    name=f"runner {self.name}.{name}",
+                )
         return lanes
 
     def _local_method(self, method: str) -> Any:
@@ -264,6 +270,11 @@ class Runner:
     async def _call(self, method: str, value: Any, deadline: float | None) -> Any:
         remote = self._remote()
         lane = remote.lanes.get(method)
+        if tracing.is_on():  # one span per caller, even when the lane merges calls into one request
+            with tracing.span(f"runner {self.name}.{method}", kind="client", attributes=_attributes(self.name, method)):
+                if lane is not None:
+                    return await lane.call(value, deadline)
+                return await remote.client.call(method, value, deadline=deadline)
         if lane is not None:
             return await lane.call(value, deadline)
         return await remote.client.call(method, value, deadline=deadline)
@@ -279,6 +290,10 @@ class _Remote:
     async def aclose(self) -> None:
         await asyncio.gather(*(lane.aclose() for lane in self.lanes.values()))
         await self.client.aclose()
+
+
+def _attributes(runner: str, method: str) -> dict[str, str]:
+    return {"tiffin.runner": runner, "tiffin.runner.method": method}
 
 
 def _single(runner: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

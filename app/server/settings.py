@@ -11,6 +11,7 @@ from typing import Any
 
 from app.sdk.service import Service
 from app.server.http_metrics import DEFAULT_BUCKETS
+from runners.tracing.options import TracingOptions
 from runners.wire.probes import INFRASTRUCTURE_PATHS
 
 DEFAULT_SKIP = INFRASTRUCTURE_PATHS
@@ -30,6 +31,7 @@ class Settings:
     metrics_namespace: str = "tiffin"
     duration_buckets: tuple[float, ...] = DEFAULT_BUCKETS
     access: dict[str, Any] = field(default_factory=lambda: {"enabled": True, "skip_paths": DEFAULT_SKIP})
+    tracing: TracingOptions = field(default_factory=TracingOptions)
 
 
 def settings_for(service: Service, config: Any = None) -> Settings:
@@ -69,4 +71,5 @@ def settings_for(service: Service, config: Any = None) -> Settings:
         metrics_namespace=config.metrics.namespace,
         duration_buckets=tuple(config.metrics.duration_buckets),
         access={"enabled": config.logging.access.enabled, "skip_paths": tuple(config.logging.access.skip_paths)},
+        tracing=config.tracing.to_options(),
     )

@@ -30,9 +30,10 @@ from app.io.base import IODescriptor
 from app.io.streams import StreamFormat, stream_format
 from app.middleware.timeout import CLOCK_KEY, StreamClock
 from app.server.http_errors import ServiceError, Timeout, describe
+from runners import tracing
 from runners.errors import RunnerError
 
-__all__ = ["StreamingAPIResponse", "is_stream_function", "open_stream"]
+__all__ = ["StreamingAPIResponse", "TracedStream", "is_stream_function", "open_stream"]
 
 logger = logging.getLogger("tiffin.stream")
 
@@ -176,3 +177,19 @@ def _log_failure(exc: Exception, scope: Scope) -> None:
         logger.error("stream %s failed after its first chunk: %s [request_id=%s]", path, exc.message, rid)
     else:
         logger.error("stream %s failed after its first chunk [request_id=%s]", path, rid, exc_info=exc)
+
+
+class TracedStream(Response):
+    """A streaming response sent under ``span`` (the API's), which ends with the stream."""
+
+    def __init__(self, inner: StreamingAPIResponse, span: Any) -> None:
+        self.status_code = inner.status_code
+        self.media_type = inner.media_type
+        self.background = None
+        self.raw_headers = inner.raw_headers
+        self._inner = inner
+        self._span = span
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with tracing.use(self._span, end=True):
+            await self._inner(scope, receive, send)

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from runners import tracing
 from runners.client.balancer import Balancer, Replica
 from runners.client.pool import PooledTransport
 from runners.client.transport import (
@@ -68,6 +69,7 @@ class RunnerClient:
         headers = {"content-type": media, "accept": protocol.CLIENT_ACCEPT}
         if deadline is not None:
             headers[protocol.DEADLINE_HEADER] = repr(deadline)
+        tracing.inject(headers)  # the current span's traceparent (nothing while tracing is off)
         response = await self._send("POST", f"/{method}", headers, content, deadline)
         if response.status != 200:
             raise _error(response)

@@ -17,8 +17,10 @@ from collections.abc import Iterable
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from runners import tracing
 from runners.sidecar.calls import Answer, Headers, answer
 from runners.sidecar.host import ModelHost
+from runners.sidecar.traced import traced_answer
 from runners.wire import protocol
 from runners.wire.probes import LIVE_BODY, LIVENESS_PATHS, READINESS_PATH
 
@@ -53,6 +55,8 @@ class Routes:
 
     async def respond(self, method: bytes, path: str, headers: Iterable[tuple[bytes, bytes]], body: bytes) -> Answer:
         if method == b"POST" and self.host.serves(path[1:]):  # the hot path: a call of a loaded method
+            if tracing.is_on():
+                return await traced_answer(self.host, path[1:], headers, body)
             return await answer(self.host, path[1:], headers, body)
         page = self._get.get(path)
         if page is not None:

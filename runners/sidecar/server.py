@@ -33,6 +33,7 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 from starlette.types import Message, Receive, Scope, Send
 
+from runners import tracing
 from runners.sidecar.calls import observe
 from runners.sidecar.host import ModelHost
 from runners.sidecar.routes import Routes, call_name
@@ -40,6 +41,7 @@ from runners.sidecar.runner_metrics import RunnerMetrics
 from runners.sidecar.unix_server import UnixServer
 from runners.spec import RunnerSpec
 from runners.store.model_store import ModelStore
+from runners.tracing.options import TracingOptions
 
 logger = logging.getLogger("runners.sidecar")
 
@@ -63,8 +65,10 @@ class SidecarApp:
         unix_socket: str | None = None,
         grace: float = 30.0,
         freeze_after_load: bool = False,
+        tracing_options: TracingOptions | None = None,
     ) -> None:
         self.host = host
+        self._tracing = tracing_options or TracingOptions()
         self.registry = registry
         self.routes = Routes(host, registry)
         self._on_load_error = on_load_error
@@ -124,6 +128,7 @@ class SidecarApp:
                 # instead of stalling every request in flight for ~60 ms (150k objects, iris SVC).
                 gc.freeze()
 
+        traced = tracing.install(self._tracing, self.host.spec.name, role="runner")
         loading = asyncio.create_task(self.host.load())
         loading.add_done_callback(loaded)
         unix: UnixServer | None = None
@@ -138,6 +143,8 @@ class SidecarApp:
             loading.cancel()
             await asyncio.gather(loading, return_exceptions=True)
             await self.host.close()
+            if traced:
+                await asyncio.to_thread(tracing.shutdown)  # flushes the spans still queued
 
 
 def build_app(
@@ -149,6 +156,7 @@ def build_app(
     unix_socket: str | None = None,
     grace: float = 30.0,
     freeze_after_load: bool = False,
+    tracing_options: TracingOptions | None = None,
 ) -> SidecarApp:
     registry = registry if registry is not None else CollectorRegistry()
     host = ModelHost(spec, metrics=RunnerMetrics(registry), store=store)
@@ -159,6 +167,7 @@ def build_app(
         unix_socket=unix_socket,
         grace=grace,
         freeze_after_load=freeze_after_load,
+        tracing_options=tracing_options,
     )
 
 
@@ -207,6 +216,7 @@ def serve(
     graceful_timeout: float = 30.0,
     log_config: dict[str, Any] | str | None = uvicorn.config.LOGGING_CONFIG,
     store: ModelStore | None = None,
+    tracing_options: TracingOptions | None = None,
 ) -> int:
     """Serve ``spec`` until SIGINT/SIGTERM; 0 on a clean stop, ``EXIT_LOAD_FAILED`` if the model fails to load.
 
@@ -221,7 +231,13 @@ def serve(
             server.should_exit = True
 
     app = build_app(
-        spec, store=store, on_load_error=stop, unix_socket=uds, grace=graceful_timeout, freeze_after_load=True
+        spec,
+        store=store,
+        on_load_error=stop,
+        unix_socket=uds,
+        grace=graceful_timeout,
+        freeze_after_load=True,
+        tracing_options=tracing_options,
     )
     config = uvicorn.Config(
         app,
