@@ -3,6 +3,7 @@
     runner = runners.sklearn.get("iris_clf:latest").to_runner()
     runner.predict.run(x)              # sync: from a worker thread, or a script with no loop
     await runner.predict.async_run(x)
+    async for token in runner.generate.async_stream(prompt): ...   # a generator method
     runner.init_local()                # or: the model in this process, no sidecar
     runner.configure(url=..., timeout=...)   # else env TIFFIN_RUNNER_<NAME>_URL
     await runner.startup(); await runner.shutdown(); await runner.is_ready()
@@ -29,7 +30,7 @@ import logging
 import os
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ from runners.client.loopthread import background_loop
 from runners.client.runner_client import RunnerClient
 from runners.errors import DeadlineExceeded, RunnerUnavailable
 from runners.imports import path_of
+from runners.local_stream import local_values
 from runners.runnable import MethodConfig, Runnable
 from runners.spec import BatchingOptions, RunnerSpec, url_variable
 from runners.wire import deadline as deadlines
@@ -62,6 +64,14 @@ class RunnerMethod:
 
     async def async_run(self, *args: Any, **kwargs: Any) -> Any:
         return await self.runner._async_run(self.name, args, kwargs)
+
+    def async_stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        """The values of a generator method, each as soon as the model yields it.
+
+        ``async for token in runner.generate.async_stream(prompt)``; closing the iterator (or
+        leaving the loop early) stops the model's generator.
+        """
+        return self.runner._stream(self.name, args, kwargs)
 
     def __repr__(self) -> str:
         return f"<RunnerMethod {self.runner.name}.{self.name} batchable={self.config.batchable}>"
@@ -240,6 +250,7 @@ class Runner:
         return getattr(self._local, method)
 
     def _run(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        _not_a_stream(self, method)
         if self._local is not None:
             return self._local_method(method)(*args, **kwargs)
         value = _single(self.name, method, args, kwargs)
@@ -262,7 +273,15 @@ class Runner:
             future.cancel()
             raise DeadlineExceeded(f"Runner {self.name!r} did not answer in time.") from None
 
+    def _stream(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AsyncIterator[Any]:
+        if not self.methods[method].config.stream:
+            raise TypeError(f"{self.name}.{method} is not a generator: call it with run() or async_run()")
+        if self._local is not None:
+            return local_values(self._local_method(method)(*args, **kwargs))
+        return self._client().stream(method, _single(self.name, method, args, kwargs), deadline=deadlines.current())
+
     async def _async_run(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        _not_a_stream(self, method)
         if self._local is not None:
             return await asyncio.to_thread(self._local_method(method), *args, **kwargs)
         return await self._call(method, _single(self.name, method, args, kwargs), deadlines.current())
@@ -290,6 +309,11 @@ class _Remote:
     async def aclose(self) -> None:
         await asyncio.gather(*(lane.aclose() for lane in self.lanes.values()))
         await self.client.aclose()
+
+
+def _not_a_stream(runner: Runner, method: str) -> None:
+    if runner.methods[method].config.stream:
+        raise TypeError(f"{runner.name}.{method} is a generator: iterate runner.{method}.async_stream(...)")
 
 
 def _attributes(runner: str, method: str) -> dict[str, str]:

@@ -65,6 +65,13 @@ class ModelWorker:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
+    def later(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn`` on the model thread once what is queued there is done; nobody waits for it."""
+        try:
+            self._executor.submit(fn, *args)
+        except RuntimeError:  # shut down: the process is stopping
+            pass
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 

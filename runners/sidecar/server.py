@@ -38,6 +38,7 @@ from runners.sidecar.calls import observe
 from runners.sidecar.host import ModelHost
 from runners.sidecar.routes import Routes, call_name
 from runners.sidecar.runner_metrics import RunnerMetrics
+from runners.sidecar.streams import StreamAnswer
 from runners.sidecar.unix_server import UnixServer
 from runners.spec import RunnerSpec
 from runners.store.model_store import ModelStore
@@ -94,10 +95,15 @@ class SidecarApp:
                 break
         method = scope["method"].encode("latin-1")
         path: str = scope["path"]
-        status, headers, body = await self.routes.respond(method, path, scope["headers"], b"".join(chunks))
-        headers.append((b"content-length", str(len(body)).encode("latin-1")))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if method == b"HEAD" else body})
+        answer = await self.routes.respond(method, path, scope["headers"], b"".join(chunks))
+        if isinstance(answer, StreamAnswer):
+            status = answer.status
+            await _send_stream(answer, receive, send)
+        else:
+            status, headers, body = answer
+            headers.append((b"content-length", str(len(body)).encode("latin-1")))
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": b"" if method == b"HEAD" else body})
         name = call_name(path)
         if method == b"POST" and name is not None:
             observe(self.host, name, status, started)
@@ -145,6 +151,35 @@ class SidecarApp:
             await self.host.close()
             if traced:
                 await asyncio.to_thread(tracing.shutdown)  # flushes the spans still queued
+
+
+async def _send_stream(answer: StreamAnswer, receive: Receive, send: Send) -> None:
+    """Each frame as a chunk (uvicorn frames them); the client going away stops it and closes the frames."""
+    task = asyncio.current_task()
+    gone = False
+
+    async def until_disconnect() -> None:
+        nonlocal gone
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        if task is not None:
+            task.cancel()
+
+    watcher = asyncio.create_task(until_disconnect())
+    try:
+        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+        async for frame in answer.frames:
+            await send({"type": "http.response.body", "body": frame, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except asyncio.CancelledError:
+        if not gone:
+            raise
+        if task is not None:
+            task.uncancel()
+    finally:
+        watcher.cancel()
+        await answer.frames.aclose()
 
 
 def build_app(

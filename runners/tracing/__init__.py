@@ -44,6 +44,7 @@ __all__ = [
     "shutdown",
     "span",
     "start",
+    "start_server",
     "trace_id",
     "traceparent",
     "inject",
@@ -175,6 +176,14 @@ def server_span(
     span = otel.start(name, kind="server", parent=otel.extract(headers), attributes=attributes)
     with otel.use(span, end=True):
         yield span
+
+
+def start_server(name: str, headers: Sequence[tuple[bytes, bytes]], attributes: Mapping[str, Any] | None = None) -> Any:
+    """``server_span``'s span, not made current (a stream's, which outlives the call that opened it)."""
+    otel = _otel
+    if otel is None:
+        return None
+    return otel.start(name, kind="server", parent=otel.extract(headers), attributes=attributes)
 
 
 def inject(headers: dict[str, str], span: Any = None) -> None:
