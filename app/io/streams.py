@@ -25,7 +25,7 @@ from app.io.base import IODescriptor, media_type_of
 from app.io.codec import dumps
 from app.io.text import Text
 
-__all__ = ["EVENT_STREAM", "JSON_LINES", "StreamFormat", "stream_format"]
+__all__ = ["EVENT_STREAM", "JSON_LINES", "StreamFormat", "openapi_stream_content", "stream_format"]
 
 EVENT_STREAM = "text/event-stream"
 JSON_LINES = "application/x-ndjson"
@@ -92,3 +92,11 @@ def _json_line(value: Any) -> bytes:
 
 def _error_event(body: dict[str, Any]) -> bytes:
     return _event(dumps(body).decode("utf-8"), event="error")
+
+
+def openapi_stream_content(descriptor: IODescriptor, content: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI ``content`` of a streamed response: each chunk has the schema of one value."""
+    item = next(iter(content.values()), {}).get("schema", {})
+    one = {"schema": item}
+    body = "text/plain" if isinstance(descriptor, Text) else JSON_LINES
+    return {body: one, EVENT_STREAM: one}

@@ -144,7 +144,10 @@ class Lane:
         deadlines = [call.deadline for call in group]
         deadline = None if None in deadlines else max(d for d in deadlines if d is not None)
         try:
-            with _coalesced(self._name, group):
+            if tracing.is_on():
+                with _coalesced(self._name, group):
+                    result = await self._send(rows.merge(values, self._in_dim), deadline)
+            else:
                 result = await self._send(rows.merge(values, self._in_dim), deadline)
             parts = rows.split(result, [call.rows for call in group], self._out_dim, values)
         except _WHOLE_REQUEST as exc:
@@ -165,8 +168,11 @@ class Lane:
         if call.future.done():
             return
         try:
-            with tracing.use(call.trace):  # sent from the lane's task, on behalf of this caller
+            if call.trace is None:
                 result = await self._send(call.value, call.deadline)
+            else:
+                with tracing.use(call.trace):  # sent from the lane's task, on behalf of this caller
+                    result = await self._send(call.value, call.deadline)
         except asyncio.CancelledError:
             _fail(call, RunnerUnavailable("The runner client is shutting down."))
             raise

@@ -291,14 +291,19 @@ class Batcher:
         """
         started = time.perf_counter()
         try:
+            if batch is None:
+                return self._compute(values)
             with tracing.use(batch, end=True), tracing.span(f"model {self._name}"):
-                if len(values) == 1:
-                    return [self._fn(values[0])]
-                counts = [rows.count(v, self._in_dim) for v in values]
-                result = self._fn(rows.merge(values, self._in_dim))
-                return rows.split(result, counts, self._out_dim, values)
+                return self._compute(values)
         finally:
             self.compute.add(time.perf_counter() - started)
+
+    def _compute(self, values: list[Any]) -> list[Any]:
+        if len(values) == 1:
+            return [self._fn(values[0])]
+        counts = [rows.count(v, self._in_dim) for v in values]
+        result = self._fn(rows.merge(values, self._in_dim))
+        return rows.split(result, counts, self._out_dim, values)
 
     def _trace_batch(self, traces: list[Any], enqueued: list[float], start: float, count: int) -> Any:
         """Each request's queue wait (a span per request), and the batch's span, linked to every request."""

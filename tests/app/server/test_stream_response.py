@@ -317,3 +317,25 @@ def test_streams_pass_through_the_limits_and_user_middleware(limit: dict[str, in
         assert await exchange.rest() == (b"b", True)
 
     run(main())
+
+
+def test_openapi_documents_a_streams_chunks() -> None:
+    from openapi_spec_validator import validate
+
+    svc = Service("s")
+
+    @svc.api(input=Text(), output=Text())
+    def tokens(text: str) -> Iterator[str]:
+        yield text
+
+    @svc.api(input=Text(), output=JSON())
+    def lines(text: str) -> Iterator[Any]:
+        yield text
+
+    with TestClient(svc.to_asgi()) as client:
+        doc = client.get("/docs.json").json()
+    validate(doc)
+    content = {p: doc["paths"][p]["post"]["responses"]["200"]["content"] for p in ("/tokens", "/lines")}
+    assert set(content["/tokens"]) == {"text/plain", "text/event-stream"}
+    assert content["/tokens"]["text/plain"]["schema"] == {"type": "string"}
+    assert set(content["/lines"]) == {"application/x-ndjson", "text/event-stream"}
