@@ -9,10 +9,14 @@
 A batchable method takes one argument whose rows lie along ``batch_dim`` (an int, or a pair
 ``(input_dim, output_dim)``) and returns rows along the output dimension, one per input row;
 the batcher relies on that to merge concurrent calls and split the result back.
+
+A method that is a generator (sync or async) streams: each value it yields goes to the caller
+as it is made (``runner.method.async_stream(x)``); it is never batched.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar, overload
@@ -26,21 +30,30 @@ _CONFIG_ATTR = "__tiffin_method__"
 class MethodConfig:
     batchable: bool = False
     batch_dim: tuple[int, int] = (0, 0)
+    stream: bool = False
+    """The method is a generator: its values are streamed, one by one."""
 
     @classmethod
-    def make(cls, batchable: bool = False, batch_dim: int | tuple[int, int] = 0) -> MethodConfig:
+    def make(cls, batchable: bool = False, batch_dim: int | tuple[int, int] = 0, stream: bool = False) -> MethodConfig:
         dims = (batch_dim, batch_dim) if isinstance(batch_dim, int) else tuple(batch_dim)
         if len(dims) != 2 or not all(isinstance(d, int) for d in dims):
             raise TypeError(f"batch_dim must be an int or a pair of ints, not {batch_dim!r}")
-        return cls(bool(batchable), (dims[0], dims[1]))
+        if batchable and stream:
+            raise TypeError("a generator method streams its values and cannot be batchable")
+        return cls(bool(batchable), (dims[0], dims[1]), bool(stream))
 
     def to_dict(self) -> dict[str, Any]:
         dim: int | list[int] = self.batch_dim[0] if self.batch_dim[0] == self.batch_dim[1] else list(self.batch_dim)
-        return {"batchable": self.batchable, "batch_dim": dim}
+        body: dict[str, Any] = {"batchable": self.batchable, "batch_dim": dim}
+        if self.stream:
+            body["stream"] = True
+        return body
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MethodConfig:
-        return cls.make(bool(data.get("batchable", False)), _dim(data.get("batch_dim", 0)))
+        return cls.make(
+            bool(data.get("batchable", False)), _dim(data.get("batch_dim", 0)), bool(data.get("stream", False))
+        )
 
 
 def _dim(value: Any) -> int | tuple[int, int]:
@@ -55,10 +68,11 @@ def method(
     fn: F | None = None, /, *, batchable: bool = False, batch_dim: int | tuple[int, int] = 0
 ) -> F | Callable[[F], F]:
     """Expose a method of a ``Runnable``; usable bare (``@method``) or with options."""
-    config = MethodConfig.make(batchable, batch_dim)
+    config = MethodConfig.make(batchable, batch_dim)  # wrong options fail here, at the decorator
 
     def mark(f: F) -> F:
-        setattr(f, _CONFIG_ATTR, config)
+        stream = inspect.isgeneratorfunction(f) or inspect.isasyncgenfunction(f)
+        setattr(f, _CONFIG_ATTR, MethodConfig.make(batchable, batch_dim, stream) if stream else config)
         return f
 
     return mark(fn) if fn is not None else mark

@@ -3,6 +3,7 @@
     runner = runners.sklearn.get("iris_clf:latest").to_runner()
     runner.predict.run(x)              # sync: from a worker thread, or a script with no loop
     await runner.predict.async_run(x)
+    async for token in runner.generate.async_stream(prompt): ...   # a generator method
     runner.init_local()                # or: the model in this process, no sidecar
     runner.configure(url=..., timeout=...)   # else env TIFFIN_RUNNER_<NAME>_URL
     await runner.startup(); await runner.shutdown(); await runner.is_ready()
@@ -29,15 +30,17 @@ import logging
 import os
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from runners import tracing
 from runners.client.coalesce import Lane
 from runners.client.loopthread import background_loop
 from runners.client.runner_client import RunnerClient
 from runners.errors import DeadlineExceeded, RunnerUnavailable
 from runners.imports import path_of
+from runners.local_stream import local_values
 from runners.runnable import MethodConfig, Runnable
 from runners.spec import BatchingOptions, RunnerSpec, url_variable
 from runners.wire import deadline as deadlines
@@ -61,6 +64,14 @@ class RunnerMethod:
 
     async def async_run(self, *args: Any, **kwargs: Any) -> Any:
         return await self.runner._async_run(self.name, args, kwargs)
+
+    def async_stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        """The values of a generator method, each as soon as the model yields it.
+
+        ``async for token in runner.generate.async_stream(prompt)``; closing the iterator (or
+        leaving the loop early) stops the model's generator.
+        """
+        return self.runner._stream(self.name, args, kwargs)
 
     def __repr__(self) -> str:
         return f"<RunnerMethod {self.runner.name}.{self.name} batchable={self.config.batchable}>"
@@ -230,7 +241,12 @@ class Runner:
                 async def send(value: Any, deadline: float | None, method: str = name) -> Any:
                     return await client.call(method, value, deadline=deadline)
 
-                lanes[name] = Lane(send, batch_dim=method.config.batch_dim, max_rows=self.batching.max_batch_size)
+                lanes[name] = Lane(
+                    send,
+                    batch_dim=method.config.batch_dim,
+                    max_rows=self.batching.max_batch_size,
+                    name=f"runner {self.name}.{name}",
+                )
         return lanes
 
     def _local_method(self, method: str) -> Any:
@@ -239,6 +255,7 @@ class Runner:
         return getattr(self._local, method)
 
     def _run(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        _not_a_stream(self, method)
         if self._local is not None:
             return self._local_method(method)(*args, **kwargs)
         value = _single(self.name, method, args, kwargs)
@@ -261,7 +278,15 @@ class Runner:
             future.cancel()
             raise DeadlineExceeded(f"Runner {self.name!r} did not answer in time.") from None
 
+    def _stream(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AsyncIterator[Any]:
+        if not self.methods[method].config.stream:
+            raise TypeError(f"{self.name}.{method} is not a generator: call it with run() or async_run()")
+        if self._local is not None:
+            return local_values(self._local_method(method)(*args, **kwargs))
+        return self._client().stream(method, _single(self.name, method, args, kwargs), deadline=deadlines.current())
+
     async def _async_run(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        _not_a_stream(self, method)
         if self._local is not None:
             return await asyncio.to_thread(self._local_method(method), *args, **kwargs)
         return await self._call(method, _single(self.name, method, args, kwargs), deadlines.current())
@@ -269,6 +294,11 @@ class Runner:
     async def _call(self, method: str, value: Any, deadline: float | None) -> Any:
         remote = self._remote()
         lane = remote.lanes.get(method)
+        if tracing.is_on():  # one span per caller, even when the lane merges calls into one request
+            with tracing.span(f"runner {self.name}.{method}", kind="client", attributes=_attributes(self.name, method)):
+                if lane is not None:
+                    return await lane.call(value, deadline)
+                return await remote.client.call(method, value, deadline=deadline)
         if lane is not None:
             return await lane.call(value, deadline)
         return await remote.client.call(method, value, deadline=deadline)
@@ -284,6 +314,15 @@ class _Remote:
     async def aclose(self) -> None:
         await asyncio.gather(*(lane.aclose() for lane in self.lanes.values()))
         await self.client.aclose()
+
+
+def _not_a_stream(runner: Runner, method: str) -> None:
+    if runner.methods[method].config.stream:
+        raise TypeError(f"{runner.name}.{method} is a generator: iterate runner.{method}.async_stream(...)")
+
+
+def _attributes(runner: str, method: str) -> dict[str, str]:
+    return {"tiffin.runner": runner, "tiffin.runner.method": method}
 
 
 def _single(runner: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -18,6 +18,10 @@ Environment overrides (an empty value counts as unset; values are validated like
     TIFFIN_LOG_LEVEL         logging.level
     TIFFIN_METRICS_ENABLED   metrics.enabled
     TIFFIN_SERVICE           service
+    TIFFIN_TRACING_ENABLED   tracing.enabled
+    TIFFIN_TRACING_SAMPLE_RATE tracing.sample_rate
+    TIFFIN_TRACING_EXPORTER  tracing.exporter
+    TIFFIN_TRACING_ENDPOINT  tracing.endpoint
     TIFFIN_RUNNER_<NAME>_URL runners.<name>.url, for each runner in the file; <NAME> is the
                              runner's name upper-cased with every other character than a letter
                              or digit turned into "_" (``runners.spec.url_variable``)
@@ -59,6 +63,7 @@ from app.config.sizes import MiB, parse_size
 from runners.imports import ImportTargetError, import_target, parse_target
 from runners.spec import BatchingOptions, InvalidOption, RunnerSpec, check_runner_name, url_variable
 from runners.store.tag import Tag
+from runners.tracing.options import TracingOptions
 from runners.wire.probes import INFRASTRUCTURE_PATHS
 
 __all__ = [
@@ -85,6 +90,7 @@ __all__ = [
     "ServerConfig",
     "TextIOConfig",
     "TiffinConfig",
+    "TracingConfig",
     "check_imports",
     "load_config",
 ]
@@ -103,6 +109,10 @@ ENV_OVERRIDES: dict[str, str] = {
     "TIFFIN_LOG_LEVEL": "logging.level",
     "TIFFIN_METRICS_ENABLED": "metrics.enabled",
     "TIFFIN_SERVICE": "service",
+    "TIFFIN_TRACING_ENABLED": "tracing.enabled",
+    "TIFFIN_TRACING_SAMPLE_RATE": "tracing.sample_rate",
+    "TIFFIN_TRACING_EXPORTER": "tracing.exporter",
+    "TIFFIN_TRACING_ENDPOINT": "tracing.endpoint",
 }
 
 # Paths the server answers itself; an API there would be shadowed or would shadow them.
@@ -169,6 +179,7 @@ class ServerConfig(BaseModel):
         default_factory=lambda: os.cpu_count() or 1, ge=1
     )
     timeout: float = Field(60.0, gt=0)
+    stream_idle_timeout: float | None = Field(None, gt=0)  # [timeout] the longest gap between two chunks
     max_concurrency: int | None = Field(None, gt=0)
     max_request_size: Size = Field(20 * MiB, gt=0)
     graceful_timeout: float = Field(30.0, ge=0)
@@ -562,6 +573,55 @@ class LoggingConfig(BaseModel):
     access: AccessLogConfig = AccessLogConfig()
 
 
+class TracingConfig(BaseModel):
+    """The YAML face of ``runners.tracing.TracingOptions``."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    enabled: bool = False
+    sample_rate: float = Field(1.0, ge=0, le=1)
+    exporter: Literal["otlp", "console"] = "otlp"
+    endpoint: str | None = None  # OTLP/HTTP: http://collector:4318 (/v1/traces is added) or the full URL
+    protocol: Literal["http/protobuf"] = "http/protobuf"
+
+    @field_validator("endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("should be an http:// or https:// URL, e.g. http://collector:4318")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _sdk_installed(self) -> TracingConfig:
+        if self.enabled:
+            import importlib.util
+
+            wanted = ["opentelemetry.sdk"]
+            if self.exporter == "otlp":
+                wanted.append("opentelemetry.exporter.otlp.proto.http")
+            for module in wanted:
+                try:
+                    found = importlib.util.find_spec(module) is not None
+                except ModuleNotFoundError:
+                    found = False
+                if not found:
+                    problem = f"needs {module}: install tiffin's tracing extra (pip install 'tiffin[tracing]')"
+                    raise KeyedError(("enabled",), problem, True)
+        return self
+
+    def to_options(self) -> TracingOptions:
+        return TracingOptions(
+            enabled=self.enabled,
+            sample_rate=self.sample_rate,
+            exporter=self.exporter,
+            endpoint=self.endpoint,
+            protocol=self.protocol,
+        )
+
+
 # --- the whole file ----------------------------------------------------------------------
 
 
@@ -577,6 +637,7 @@ class TiffinConfig(BaseModel):
     mounts: list[MountConfig] = []
     metrics: MetricsConfig = MetricsConfig()
     logging: LoggingConfig = LoggingConfig()
+    tracing: TracingConfig = TracingConfig()
 
     _path: Path | None = PrivateAttr(None)
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)

@@ -26,12 +26,14 @@ class JSON(IODescriptor):
 
     media_types = ("application/json",)
 
-    def __init__(self, pydantic_model: type[pydantic.BaseModel] | None = None) -> None:
+    def __init__(self, pydantic_model: type[pydantic.BaseModel] | None = None, *, sse: bool = False) -> None:
         if pydantic_model is not None and not (
             isinstance(pydantic_model, type) and issubclass(pydantic_model, pydantic.BaseModel)
         ):
             raise TypeError(f"pydantic_model must be a pydantic BaseModel subclass, not {pydantic_model!r}")
         self.pydantic_model = pydantic_model
+        self.sse = sse
+        """A streaming API answers Server-Sent Events, whatever the request's ``Accept``."""
 
     async def from_request(self, request: Request) -> Any:
         self.check_media_type(request)

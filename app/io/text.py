@@ -25,6 +25,10 @@ class Text(IODescriptor):
 
     media_types = ("text/plain", "*/*")
 
+    def __init__(self, *, sse: bool = False) -> None:
+        self.sse = sse
+        """A streaming API answers Server-Sent Events, whatever the request's ``Accept``."""
+
     async def from_request(self, request: Request) -> str:
         self.check_media_type(request)
         charset = header_param(request.headers.get("content-type"), "charset") or "utf-8"

@@ -14,6 +14,7 @@ from app.process.logs import configure_logging
 if TYPE_CHECKING:
     from app.config.schema import TiffinConfig
     from runners.spec import RunnerSpec
+    from runners.tracing.options import TracingOptions
 
 EXIT_START_FAILED = 2  # as for a bad config: the start was refused, restarting will not help
 
@@ -59,10 +60,14 @@ def start_failed(line: str) -> int:
 
 
 def run_serve(config: TiffinConfig) -> int:
+    import os
+
     from app.process.supervisor import serve
     from app.sdk.hooks import HookFailed
 
     configure_logging(config.logging.level, access=config.logging.access.enabled)
+    # The sidecars started with --spec read no config file: tracing reaches them in the environment.
+    os.environ.update(config.tracing.to_options().to_env())
     try:
         return serve(config)
     except HookFailed as exc:
@@ -73,7 +78,10 @@ def run_runner(config: TiffinConfig, args: argparse.Namespace) -> int:
     """``tiffin runner NAME`` with its configuration: the sidecar for one runner of the YAML or the service."""
     configure_logging((args.log_level or config.logging.level).upper(), access=config.logging.access.enabled)
     graceful = args.graceful_timeout if args.graceful_timeout is not None else float(config.server.graceful_timeout)
-    return _serve_runner(runner_spec(config, args), args, host=args.host or config.server.host, graceful=graceful)
+    spec = runner_spec(config, args)
+    return _serve_runner(
+        spec, args, host=args.host or config.server.host, graceful=graceful, tracing=config.tracing.to_options()
+    )
 
 
 def run_runner_spec(args: argparse.Namespace) -> int:
@@ -89,15 +97,27 @@ def run_runner_spec(args: argparse.Namespace) -> int:
     if spec.name != args.name:
         print(f"tiffin runner: --spec names runner {spec.name!r}, not {args.name!r}", file=sys.stderr)
         return EXIT_START_FAILED
+    from runners.tracing.options import TracingOptions
+
+    try:
+        tracing = TracingOptions.from_env()
+    except ValueError as exc:
+        print(f"tiffin runner: {exc}", file=sys.stderr)
+        return EXIT_START_FAILED
     graceful = args.graceful_timeout if args.graceful_timeout is not None else 30.0
-    return _serve_runner(spec, args, host=args.host or "0.0.0.0", graceful=graceful)  # noqa: S104 - a server's default
+    host = args.host or "0.0.0.0"  # noqa: S104 - a server's default
+    return _serve_runner(spec, args, host=host, graceful=graceful, tracing=tracing)
 
 
-def _serve_runner(spec: RunnerSpec, args: argparse.Namespace, *, host: str, graceful: float) -> int:
+def _serve_runner(
+    spec: RunnerSpec, args: argparse.Namespace, *, host: str, graceful: float, tracing: TracingOptions
+) -> int:
     from runners.sidecar.server import serve
 
     port = args.port if args.port is not None else 3001
-    return serve(spec, host=host, port=port, uds=args.uds, log_config=None, graceful_timeout=graceful)
+    return serve(
+        spec, host=host, port=port, uds=args.uds, log_config=None, graceful_timeout=graceful, tracing_options=tracing
+    )
 
 
 def runner_spec(config: TiffinConfig, args: argparse.Namespace) -> RunnerSpec:

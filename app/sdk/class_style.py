@@ -22,7 +22,16 @@ from __future__ import annotations
 
 import threading
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from typing import Any, TypeVar, overload
 
 from app.io.annotations import JSONBody, descriptor_for_annotation, json_body_model
@@ -32,6 +41,7 @@ from app.sdk.hooks import Hook, HookKind
 from app.sdk.inference import InferenceAPI
 from app.sdk.service import MountSpec, Service, Traffic, mount_prefix
 from app.sdk.signatures import context_parameters
+from app.server.stream_response import is_stream_function
 from runners.resources import Resources
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -89,12 +99,21 @@ def _traffic(traffic: Mapping[str, Any] | None) -> Traffic:
     return Traffic(timeout=traffic.get("timeout"), max_concurrency=traffic.get("max_concurrency"))
 
 
+def yielded(returns: Any) -> Any:
+    """What a generator annotated ``Iterator[str]``, ``AsyncGenerator[dict, None]``, ... yields."""
+    args = typing.get_args(returns)
+    origin = typing.get_origin(returns)
+    streams = (Iterator, Iterable, Generator, AsyncIterator, AsyncIterable, AsyncGenerator)
+    return args[0] if origin in streams and args else Any
+
+
 def _method_api(attr: str, func: Callable[..., Any], options: dict[str, Any]) -> InferenceAPI:
     input_desc: IODescriptor | None = options.get("input")
     output_desc: IODescriptor | None = options.get("output")
     if output_desc is None:
         hints = typing.get_type_hints(func, include_extras=True)
-        output_desc = descriptor_for_annotation(hints.get("return", Any))
+        returns = hints.get("return", Any)
+        output_desc = descriptor_for_annotation(yielded(returns) if is_stream_function(func) else returns)
     name = options.get("name") or attr
     route = options.get("route")
     return InferenceAPI(

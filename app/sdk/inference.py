@@ -25,6 +25,7 @@ from app.io.base import IODescriptor
 from app.sdk.context import Context
 from app.sdk.signatures import api_context_param
 from app.server.http_errors import BadOutput
+from app.server.stream_response import is_stream_function, open_stream
 
 
 def normalize_route(route: str | None, name: str) -> str:
@@ -53,11 +54,14 @@ class InferenceAPI:
     is_async: bool = field(init=False)
     ctx_param: str | None = field(init=False)
     """The parameter that receives the request's ``Context``, if the function asks for one."""
+    is_stream: bool = field(init=False)
+    """``func`` is a generator (sync or async): its chunks are streamed (``app.server.stream_response``)."""
 
     def __post_init__(self) -> None:
         self.route = normalize_route(self.route, self.name)
         self.is_async = inspect.iscoroutinefunction(self.func)
         self.kwargs_input = self.kwargs_input or self.input.as_kwargs
+        self.is_stream = is_stream_function(self.func)
         if self.doc is None:
             self.doc = inspect.getdoc(self.func)
         names = argument_names(self.input)
@@ -71,7 +75,8 @@ class InferenceAPI:
             names_known=names is not None,
         )
 
-    async def __call__(self, value: Any, instance: Any = None, context: Context | None = None) -> Any:
+    def _bound(self, value: Any, instance: Any, context: Context | None) -> Callable[[], Any]:
+        """The function with its arguments: the decoded input (positional, or as keywords) and the context."""
         func = self.func.__get__(instance) if self.is_method else self.func
         args: tuple[Any, ...] = ()
         kwargs: dict[str, Any] = {}
@@ -81,17 +86,23 @@ class InferenceAPI:
             args = (value,)
         if self.ctx_param is not None:
             kwargs[self.ctx_param] = context if context is not None else Context({})
+        return functools.partial(func, *args, **kwargs)
+
+    async def __call__(self, value: Any, instance: Any = None, context: Context | None = None) -> Any:
+        call = self._bound(value, instance, context)
         if self.is_async:
-            return await func(*args, **kwargs)
-        call = functools.partial(func, *args, **kwargs)
+            return await call()
         return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
 
     async def handle(self, request: Request, instance: Any = None, state: dict[str, Any] | None = None) -> Response:
         value = await self.input.from_request(request)
         context = Context(state if state is not None else {}, request) if self.ctx_param is not None else None
-        result = await self(value, instance, context)
-        try:
-            response = self.output.to_response(result, accept=request.headers.get("accept"))
-        except BadOutput as exc:
-            raise exc.naming(self.name) from exc
+        if self.is_stream:  # calling a generator function runs none of its code: the stream does
+            response: Response = await open_stream(self._bound(value, instance, context)(), self.output, request)
+        else:
+            result = await self(value, instance, context)
+            try:
+                response = self.output.to_response(result, accept=request.headers.get("accept"))
+            except BadOutput as exc:
+                raise exc.naming(self.name) from exc
         return context.response.apply(response) if context is not None else response

@@ -2,8 +2,11 @@
 
 Request path, outermost first:
 
-    RequestId → Observe (metrics, access log) → Errors → ConcurrencyLimit → Timeout
+    RequestId → [Tracing] → Observe (metrics, access log) → Errors → ConcurrencyLimit → Timeout
     → BodyLimit → CORS → user middlewares (first added outermost) → router
+
+Tracing is in the stack only when ``tracing.enabled``; its SDK starts in the lifespan, once per
+worker process (after gunicorn's fork), and is flushed when the lifespan ends.
 
 The router tries the infrastructure routes, then the APIs, then the mounts (longest prefix
 first), so a mount at ``/`` hides none of the service's own routes.
@@ -32,6 +35,7 @@ from app.middleware.exception_guard import ErrorMiddleware
 from app.middleware.observe import ObserveMiddleware
 from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.timeout import TimeoutMiddleware
+from app.middleware.tracing import TracingMiddleware
 from app.process.shared_slots import LocalSlots, Slots, shared
 from app.sdk import context
 from app.sdk.hooks import HookFailed, run_hooks
@@ -45,7 +49,9 @@ from app.server.mount_lifespans import mounted_lifespans
 from app.server.openapi import build_openapi
 from app.server.route_templates import TemplateResolver, route_path
 from app.server.settings import Settings, settings_for
+from app.server.stream_response import StreamingAPIResponse, TracedStream
 from app.server.swagger import swagger_routes
+from runners import tracing
 from runners.wire.probes import LIVE_BODY, LIVENESS_PATHS, METRICS_PATH, READINESS_PATH
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -90,8 +96,10 @@ class ServiceApp:
         registry: CollectorRegistry | None = None,
         slots: Slots | None = None,
         on_start_failure: Callable[[str], None] | None = None,
+        span_exporter: Any = None,
     ) -> None:
         self.service = service
+        self._span_exporter = span_exporter  # in place of the configured one (tests)
         self.settings = settings
         self.registry = registry or CollectorRegistry()
         self.readiness = Readiness(service.runners)
@@ -138,9 +146,23 @@ class ServiceApp:
 
     def _api_endpoint(self, api: InferenceAPI) -> Endpoint:
         service = self.service
+        name = f"api {api.name}"
 
         async def endpoint(request: Request) -> Response:
-            return await api.handle(request, service.instance(), service.state)
+            if not tracing.is_on():
+                response: Response = await api.handle(request, service.instance(), service.state)
+                return response
+            span = tracing.start(name, attributes={"tiffin.api": api.name})
+            with tracing.use(span):
+                try:
+                    response = await api.handle(request, service.instance(), service.state)
+                except BaseException as exc:
+                    tracing.end(span, error=type(exc).__name__)
+                    raise
+            if isinstance(response, StreamingAPIResponse):
+                return TracedStream(response, span)  # the span lasts as long as the stream
+            tracing.end(span)
+            return response
 
         return endpoint
 
@@ -196,6 +218,7 @@ class ServiceApp:
     async def _lifespan(self) -> AsyncIterator[None]:
         instance = self.service.instance()
         context.set_process_service(instance)
+        traced = tracing.install(self.settings.tracing, self.service.name, exporter=self._span_exporter)
         await asyncio.gather(*(r.startup() for r in self.service.runners))
         asgi_mounts = [(m.name or m.path or "/", m.app) for m in self.service.mounts if m.kind == "asgi"]
         hooks = self.service.hooks
@@ -212,6 +235,8 @@ class ServiceApp:
             if started:
                 await run_hooks(hooks["on_shutdown"], instance, self.hook_context, strict=False)
             await asyncio.gather(*(r.shutdown() for r in self.service.runners), return_exceptions=True)
+            if traced:
+                await anyio.to_thread.run_sync(tracing.shutdown)  # flushes the spans still queued
 
     # -- stack --------------------------------------------------------------------------------
 
@@ -245,11 +270,13 @@ class ServiceApp:
         if s.cors is not None:
             app = CORSMiddleware(app, **s.cors)
         app = BodyLimitMiddleware(app, max_bytes=s.max_request_size)
-        app = TimeoutMiddleware(app, seconds=s.timeout)
+        app = TimeoutMiddleware(app, seconds=s.timeout, idle=s.stream_idle_timeout)
         if s.max_concurrency:
             app = ConcurrencyLimitMiddleware(app, limit=s.max_concurrency, slots=slots)
         app = ErrorMiddleware(app)
         app = ObserveMiddleware(app, templates=templates, metrics=metrics, access=AccessLog(**s.access))
+        if s.tracing.enabled:
+            app = TracingMiddleware(app, templates=templates)
         return RequestIdMiddleware(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -100,8 +100,8 @@ def error_body(message: str, detail: Any = None) -> bytes:
     return orjson.dumps(body, default=str)
 
 
-def error_response(exc: BaseException) -> Response:
-    """The JSON response for any exception; unknown ones become a generic 500."""
+def describe(exc: BaseException) -> tuple[int, str, Any, dict[str, str]]:
+    """Status, message, detail and headers of the JSON error for any exception (one place, by type)."""
     headers: dict[str, str] = {}
     if isinstance(exc, ServiceError):
         status, message, detail = exc.status_code, exc.message, exc.detail
@@ -116,4 +116,10 @@ def error_response(exc: BaseException) -> Response:
         status, message, detail = 500, ServiceError.message, None
     if status == 503 and "Retry-After" not in headers:
         headers["Retry-After"] = "1"
+    return status, message, detail, headers
+
+
+def error_response(exc: BaseException) -> Response:
+    """The JSON response for any exception; unknown ones become a generic 500."""
+    status, message, detail, headers = describe(exc)
     return Response(error_body(message, detail), status_code=status, headers=headers, media_type="application/json")

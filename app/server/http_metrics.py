@@ -78,6 +78,23 @@ class HttpMetrics:
             registry=registry,
             multiprocess_mode="livesum",
         )
+        stream_labels = ("service", "endpoint", "method")
+        self.first_chunk = Histogram(
+            "http_time_to_first_chunk_seconds",
+            "Time from a streamed response's request to its first chunk.",
+            stream_labels,
+            namespace=namespace,
+            buckets=tuple(buckets),
+            registry=registry,
+        )
+        self.stream_duration = Histogram(
+            "http_stream_duration_seconds",
+            "Time from a streamed response's request to its last chunk.",
+            stream_labels,
+            namespace=namespace,
+            buckets=tuple(buckets),
+            registry=registry,
+        )
         self._done: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._live: dict[tuple[str, str], Gauge] = {}
 
@@ -98,6 +115,12 @@ class HttpMetrics:
             )
         pair[0].inc()
         pair[1].observe(seconds)
+
+    def streamed(self, endpoint: str, method: str, first_chunk: float, seconds: float) -> None:
+        """A response sent in several chunks: its time to the first one, and to the end."""
+        labels = (self.service, endpoint, method)
+        self.first_chunk.labels(*labels).observe(first_chunk)
+        self.stream_duration.labels(*labels).observe(seconds)
 
 
 def exposition(registry: CollectorRegistry) -> bytes:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from app.io.base import IODescriptor
+from app.io.streams import openapi_stream_content
 from runners.wire.probes import LIVENESS_PATHS, METRICS_PATH, READINESS_PATH
 
 __all__ = ["DEFAULT_INFRA_PATHS", "ApiLike", "MountLike", "build_openapi"]
@@ -125,6 +126,8 @@ def _error_responses() -> dict[str, Any]:
 def _add_api(doc: dict[str, Any], api: ApiLike) -> None:
     request = _adopt(doc, api.input.openapi_request_body(), api.input.openapi_components(), api.name)
     response = _adopt(doc, api.output.openapi_responses(), api.output.openapi_components(), api.name)
+    if getattr(api, "is_stream", False):
+        response = openapi_stream_content(api.output, response)
     summary, _, description = (api.doc or "").strip().partition("\n")
     operation: dict[str, Any] = {
         "tags": ["apis"],

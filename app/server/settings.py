@@ -11,6 +11,7 @@ from typing import Any
 
 from app.sdk.service import Service
 from app.server.http_metrics import DEFAULT_BUCKETS
+from runners.tracing.options import TracingOptions
 from runners.wire.probes import INFRASTRUCTURE_PATHS
 
 DEFAULT_SKIP = INFRASTRUCTURE_PATHS
@@ -19,6 +20,9 @@ DEFAULT_SKIP = INFRASTRUCTURE_PATHS
 @dataclass(frozen=True)
 class Settings:
     timeout: float = 60.0
+    """Seconds to a response's first chunk (an ordinary response is one chunk)."""
+    stream_idle_timeout: float | None = None
+    """Seconds a streamed response may go without a chunk; ``None``: ``timeout``."""
     max_concurrency: int | None = None
     max_request_size: int = 20 * 1024 * 1024
     root_path: str = ""
@@ -27,6 +31,7 @@ class Settings:
     metrics_namespace: str = "tiffin"
     duration_buckets: tuple[float, ...] = DEFAULT_BUCKETS
     access: dict[str, Any] = field(default_factory=lambda: {"enabled": True, "skip_paths": DEFAULT_SKIP})
+    tracing: TracingOptions = field(default_factory=TracingOptions)
 
 
 def settings_for(service: Service, config: Any = None) -> Settings:
@@ -47,6 +52,7 @@ def settings_for(service: Service, config: Any = None) -> Settings:
     cors = server.cors
     return Settings(
         timeout=float(pick("timeout", traffic.timeout)),
+        stream_idle_timeout=server.stream_idle_timeout,
         max_concurrency=pick("max_concurrency", traffic.max_concurrency),
         max_request_size=int(server.max_request_size),
         root_path=server.root_path,
@@ -65,4 +71,5 @@ def settings_for(service: Service, config: Any = None) -> Settings:
         metrics_namespace=config.metrics.namespace,
         duration_buckets=tuple(config.metrics.duration_buckets),
         access={"enabled": config.logging.access.enabled, "skip_paths": tuple(config.logging.access.skip_paths)},
+        tracing=config.tracing.to_options(),
     )

@@ -29,12 +29,14 @@ its own error, as if it had been sent alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from runners import tracing
 from runners.errors import DeadlineExceeded, RunnerOverloaded, RunnerUnavailable, UnknownMethod, UnsupportedMediaType
 from runners.wire import rows
 from runners.wire.row_queue import RowQueue
@@ -56,6 +58,7 @@ class _Call:
     key: Hashable
     deadline: float | None
     future: asyncio.Future[Any]
+    trace: Any = None  # the caller's span, while tracing is on: the hop's parent or link
 
 
 class Lane:
@@ -67,7 +70,9 @@ class Lane:
         max_rows: int = 64,
         max_inflight: int = 1,
         clock: Callable[[], float] | None = None,
+        name: str = "",
     ) -> None:
+        self._name = name  # "runner R.M", for the coalesced request's span
         self._send = send
         self._in_dim, self._out_dim = batch_dim
         self._max_rows = max_rows
@@ -95,7 +100,7 @@ class Lane:
             finally:
                 self._inflight -= 1
                 self._dispatch()
-        call = _Call(value, count, key, deadline, asyncio.get_running_loop().create_future())
+        call = _Call(value, count, key, deadline, asyncio.get_running_loop().create_future(), tracing.current_span())
         self._queue.append(call)
         self._dispatch()
         return await call.future
@@ -139,7 +144,11 @@ class Lane:
         deadlines = [call.deadline for call in group]
         deadline = None if None in deadlines else max(d for d in deadlines if d is not None)
         try:
-            result = await self._send(rows.merge(values, self._in_dim), deadline)
+            if tracing.is_on():
+                with _coalesced(self._name, group):
+                    result = await self._send(rows.merge(values, self._in_dim), deadline)
+            else:
+                result = await self._send(rows.merge(values, self._in_dim), deadline)
             parts = rows.split(result, [call.rows for call in group], self._out_dim, values)
         except _WHOLE_REQUEST as exc:
             for call in group:
@@ -159,7 +168,11 @@ class Lane:
         if call.future.done():
             return
         try:
-            result = await self._send(call.value, call.deadline)
+            if call.trace is None:
+                result = await self._send(call.value, call.deadline)
+            else:
+                with tracing.use(call.trace):  # sent from the lane's task, on behalf of this caller
+                    result = await self._send(call.value, call.deadline)
         except asyncio.CancelledError:
             _fail(call, RunnerUnavailable("The runner client is shutting down."))
             raise
@@ -168,6 +181,23 @@ class Lane:
         else:
             if not call.future.done():
                 call.future.set_result(result)
+
+
+@contextlib.contextmanager
+def _coalesced(name: str, group: list[_Call]) -> Iterator[None]:
+    """The merged request's span: a child of the oldest caller's, linked both ways with every caller's."""
+    traces = [call.trace for call in group]
+    hop = tracing.start(
+        f"{name} coalesced" if name else "runner call coalesced",
+        kind="client",
+        parent=traces[0],
+        links=traces,
+        attributes={"tiffin.coalesced_calls": len(group)},
+    )
+    for trace in traces[1:]:
+        tracing.link(trace, hop)
+    with tracing.use(hop, end=True):
+        yield
 
 
 def _expired(call: _Call) -> None:

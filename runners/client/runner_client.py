@@ -25,8 +25,10 @@ from typing import Any
 
 import orjson
 
+from runners import tracing
 from runners.client.balancer import Balancer, Replica
 from runners.client.pool import PooledTransport
+from runners.client.streaming import RunnerStream
 from runners.client.transport import (
     ConnectFailed,
     ConnectionLost,
@@ -68,6 +70,7 @@ class RunnerClient:
         headers = {"content-type": media, "accept": protocol.CLIENT_ACCEPT}
         if deadline is not None:
             headers[protocol.DEADLINE_HEADER] = repr(deadline)
+        tracing.inject(headers)  # the current span's traceparent (nothing while tracing is off)
         response = await self._send("POST", f"/{method}", headers, content, deadline)
         if response.status != 200:
             raise _error(response)
@@ -75,6 +78,18 @@ class RunnerClient:
             return protocol.decode(response.content, response.headers.get("content-type"))
         except RunnerError as exc:  # the runner's answer, not the caller's input, is at fault
             raise RunnerError(f"Runner {self.name!r} sent an answer that does not decode.", detail=exc.message) from exc
+
+    def stream(self, method: str, value: Any, *, deadline: float | None = None) -> RunnerStream:
+        """A call of a generator method: its values as they come (``runners.client.streaming``)."""
+        return RunnerStream(
+            self.name,
+            method,
+            value,
+            balancer=self._balancer,
+            timeout=self.timeout,
+            connect_timeout=self._connect_timeout,
+            deadline=deadline,
+        )
 
     async def ready(self, timeout: float = 1.0) -> bool:
         """Whether some replica answers its ``/readyz`` with 200 within ``timeout``."""

@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from runners import tracing
 from runners.errors import DeadlineExceeded, InvalidInput, RunnerError, RunnerOverloaded, RunnerUnavailable
 from runners.runnable import MethodConfig
 from runners.spec import BatchingOptions
@@ -64,6 +65,13 @@ class ModelWorker:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
+    def later(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn`` on the model thread once what is queued there is done; nobody waits for it."""
+        try:
+            self._executor.submit(fn, *args)
+        except RuntimeError:  # shut down: the process is stopping
+            pass
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -86,6 +94,7 @@ class _Pending:
     deadline: float | None
     enqueued: float
     future: asyncio.Future[Any]
+    trace: Any = None  # the request's span, while tracing is on
 
 
 def as_runner_error(exc: BaseException) -> RunnerError:
@@ -156,7 +165,8 @@ class Batcher:
         self._last_arrival = now
         if not self._queue and self._runs_inline() and not self._worker.lock.locked() and self._sparse():
             return self._run_now(value, count, now)
-        item = _Pending(value, count, key, deadline, now, asyncio.get_running_loop().create_future())
+        future = asyncio.get_running_loop().create_future()
+        item = _Pending(value, count, key, deadline, now, future, tracing.current_span())
         self._queue.append(item)
         self._depth_changed()
         if self._task is None or self._task.done():
@@ -180,8 +190,9 @@ class Batcher:
         the dispatcher task and back, which is most of what a lone call on a quick model costs.
         """
         start = time.monotonic()
+        batch = self._trace_batch([tracing.current_span()], [arrived], start, count) if tracing.is_on() else None
         try:
-            (result,) = self._run([value])
+            (result,) = self._run([value], batch)
         except Exception as exc:
             self._note(count, [start - arrived], start)
             raise self._failure(exc) from None
@@ -246,11 +257,15 @@ class Batcher:
         start = time.monotonic()
         waits = [start - item.enqueued for item in batch]
         values = [item.value for item in batch]
+        span = None
+        if tracing.is_on():
+            traces = [item.trace for item in batch]
+            span = self._trace_batch(traces, [item.enqueued for item in batch], start, sum(i.rows for i in batch))
         try:
             if self._runs_inline():
-                results = self._run(values)
+                results = self._run(values, span)
             else:
-                results = await self._worker.run(self._run, values)
+                results = await self._worker.run(self._run, values, span)
         except asyncio.CancelledError:
             for item in batch:
                 if not item.future.done():
@@ -269,17 +284,33 @@ class Batcher:
             if not item.future.done():
                 item.future.set_result(result)
 
-    def _run(self, values: list[Any]) -> list[Any]:
-        """One batch, one result per value; the model's own time (not the hand-off) goes into ``compute``."""
+    def _run(self, values: list[Any], batch: Any = None) -> list[Any]:
+        """One batch, one result per value; the model's own time (not the hand-off) goes into ``compute``.
+
+        ``batch`` is the batch's span while tracing is on: it ends here, after the model's own span.
+        """
         started = time.perf_counter()
         try:
-            if len(values) == 1:
-                return [self._fn(values[0])]
-            counts = [rows.count(v, self._in_dim) for v in values]
-            result = self._fn(rows.merge(values, self._in_dim))
-            return rows.split(result, counts, self._out_dim, values)
+            if batch is None:
+                return self._compute(values)
+            with tracing.use(batch, end=True), tracing.span(f"model {self._name}"):
+                return self._compute(values)
         finally:
             self.compute.add(time.perf_counter() - started)
+
+    def _compute(self, values: list[Any]) -> list[Any]:
+        if len(values) == 1:
+            return [self._fn(values[0])]
+        counts = [rows.count(v, self._in_dim) for v in values]
+        result = self._fn(rows.merge(values, self._in_dim))
+        return rows.split(result, counts, self._out_dim, values)
+
+    def _trace_batch(self, traces: list[Any], enqueued: list[float], start: float, count: int) -> Any:
+        """Each request's queue wait (a span per request), and the batch's span, linked to every request."""
+        for trace, arrived in zip(traces, enqueued, strict=True):
+            tracing.interval(f"queue {self._name}", parent=trace, started=arrived, ended=start)
+        attributes = {"tiffin.batch.requests": len(traces), "tiffin.batch.rows": count}
+        return tracing.start(f"batch {self._name}", parent=traces[0], links=traces, attributes=attributes)
 
     def _note(self, rows: int, waits: list[float], start: float) -> None:
         duration = time.monotonic() - start

@@ -10,9 +10,10 @@ import logging
 import time
 from typing import Any, Literal
 
-from runners.errors import RunnerUnavailable, UnknownMethod
+from runners.errors import InvalidInput, RunnerUnavailable, UnknownMethod
 from runners.runnable import Runnable
 from runners.sidecar.batching import Batcher, ModelWorker
+from runners.sidecar.model_stream import ModelStream
 from runners.sidecar.runner_metrics import MethodMetrics, RunnerMetrics
 from runners.spec import Resolved, RunnerSpec, resolve
 from runners.store.model_store import ModelStore
@@ -32,6 +33,7 @@ class ModelHost:
         self._store = store
         self._worker = ModelWorker(spec.name)
         self._batchers: dict[str, Batcher] = {}
+        self._streams: dict[str, ModelStream] = {}
         self._method_metrics: dict[str, MethodMetrics] = {}
 
     @property
@@ -52,6 +54,10 @@ class ModelHost:
             observer = self._metrics.for_method(self.spec.name, name) if self._metrics else None
             if observer is not None:
                 self._method_metrics[name] = observer
+            if config.stream:
+                full_name = f"{self.spec.name}.{name}"
+                self._streams[name] = ModelStream(getattr(instance, name), worker=self._worker, name=full_name)
+                continue
             self._batchers[name] = Batcher(
                 getattr(instance, name),
                 config=config,
@@ -73,7 +79,11 @@ class ModelHost:
 
     def serves(self, method: str) -> bool:
         """Whether ``method`` is a method of the loaded model (``False`` while it loads)."""
-        return method in self._batchers
+        return method in self._batchers or method in self._streams
+
+    def stream(self, method: str) -> ModelStream | None:
+        """The loaded model's generator method ``method``, if it is one."""
+        return self._streams.get(method)
 
     def method_metrics(self, method: str) -> MethodMetrics | None:
         return self._method_metrics.get(method)
@@ -81,6 +91,8 @@ class ModelHost:
     async def call(self, method: str, value: Any, deadline: float | None = None) -> Any:
         batcher = self._batchers.get(method)
         if batcher is None:
+            if method in self._streams:
+                raise InvalidInput(f"Method {method!r} streams its values: call it with async_stream().")
             if self.resolved is None:
                 message = "The runner's model failed to load." if self.error else "The runner is loading its model."
                 raise RunnerUnavailable(message, detail=self.error, retry_after=1.0)

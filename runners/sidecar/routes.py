@@ -4,7 +4,8 @@
     GET  /readyz              200 once the model is loaded; 503 + Retry-After while it loads or drains
     GET  /info                the model's tag, framework, methods and batching settings
     GET  /metrics             Prometheus text of the sidecar's registry
-    POST /<method>            one call of the model (``runners.sidecar.calls.answer``)
+    POST /<method>            one call of the model (``runners.sidecar.calls.answer``), or of a
+                              generator method, streamed (``runners.sidecar.streams``)
     anything else             404, or 405 (with ``Allow``) for a known path with the wrong method
 
 ``HEAD`` is answered as ``GET``; the servers leave the body out.
@@ -17,8 +18,11 @@ from collections.abc import Iterable
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from runners import tracing
 from runners.sidecar.calls import Answer, Headers, answer
 from runners.sidecar.host import ModelHost
+from runners.sidecar.streams import StreamAnswer, answer_stream
+from runners.sidecar.traced import traced_answer
 from runners.wire import protocol
 from runners.wire.probes import LIVE_BODY, LIVENESS_PATHS, READINESS_PATH
 
@@ -51,8 +55,15 @@ class Routes:
             "/metrics": self._metrics,
         }
 
-    async def respond(self, method: bytes, path: str, headers: Iterable[tuple[bytes, bytes]], body: bytes) -> Answer:
+    async def respond(
+        self, method: bytes, path: str, headers: Iterable[tuple[bytes, bytes]], body: bytes
+    ) -> Answer | StreamAnswer:
         if method == b"POST" and self.host.serves(path[1:]):  # the hot path: a call of a loaded method
+            stream = self.host.stream(path[1:])
+            if stream is not None:  # a generator method: a chunked answer, one frame per value
+                return await answer_stream(stream, path[1:], headers, body)
+            if tracing.is_on():
+                return await traced_answer(self.host, path[1:], headers, body)
             return await answer(self.host, path[1:], headers, body)
         page = self._get.get(path)
         if page is not None:

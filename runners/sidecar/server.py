@@ -33,13 +33,16 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 from starlette.types import Message, Receive, Scope, Send
 
+from runners import tracing
 from runners.sidecar.calls import observe
 from runners.sidecar.host import ModelHost
 from runners.sidecar.routes import Routes, call_name
 from runners.sidecar.runner_metrics import RunnerMetrics
+from runners.sidecar.streams import StreamAnswer
 from runners.sidecar.unix_server import UnixServer
 from runners.spec import RunnerSpec
 from runners.store.model_store import ModelStore
+from runners.tracing.options import TracingOptions
 
 logger = logging.getLogger("runners.sidecar")
 
@@ -63,8 +66,10 @@ class SidecarApp:
         unix_socket: str | None = None,
         grace: float = 30.0,
         freeze_after_load: bool = False,
+        tracing_options: TracingOptions | None = None,
     ) -> None:
         self.host = host
+        self._tracing = tracing_options or TracingOptions()
         self.registry = registry
         self.routes = Routes(host, registry)
         self._on_load_error = on_load_error
@@ -90,10 +95,15 @@ class SidecarApp:
                 break
         method = scope["method"].encode("latin-1")
         path: str = scope["path"]
-        status, headers, body = await self.routes.respond(method, path, scope["headers"], b"".join(chunks))
-        headers.append((b"content-length", str(len(body)).encode("latin-1")))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if method == b"HEAD" else body})
+        answer = await self.routes.respond(method, path, scope["headers"], b"".join(chunks))
+        if isinstance(answer, StreamAnswer):
+            status = answer.status
+            await _send_stream(answer, receive, send)
+        else:
+            status, headers, body = answer
+            headers.append((b"content-length", str(len(body)).encode("latin-1")))
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": b"" if method == b"HEAD" else body})
         name = call_name(path)
         if method == b"POST" and name is not None:
             observe(self.host, name, status, started)
@@ -124,6 +134,7 @@ class SidecarApp:
                 # instead of stalling every request in flight for ~60 ms (150k objects, iris SVC).
                 gc.freeze()
 
+        traced = tracing.install(self._tracing, self.host.spec.name, role="runner")
         loading = asyncio.create_task(self.host.load())
         loading.add_done_callback(loaded)
         unix: UnixServer | None = None
@@ -138,6 +149,37 @@ class SidecarApp:
             loading.cancel()
             await asyncio.gather(loading, return_exceptions=True)
             await self.host.close()
+            if traced:
+                await asyncio.to_thread(tracing.shutdown)  # flushes the spans still queued
+
+
+async def _send_stream(answer: StreamAnswer, receive: Receive, send: Send) -> None:
+    """Each frame as a chunk (uvicorn frames them); the client going away stops it and closes the frames."""
+    task = asyncio.current_task()
+    gone = False
+
+    async def until_disconnect() -> None:
+        nonlocal gone
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        if task is not None:
+            task.cancel()
+
+    watcher = asyncio.create_task(until_disconnect())
+    try:
+        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+        async for frame in answer.frames:
+            await send({"type": "http.response.body", "body": frame, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except asyncio.CancelledError:
+        if not gone:
+            raise
+        if task is not None:
+            task.uncancel()
+    finally:
+        watcher.cancel()
+        await answer.frames.aclose()
 
 
 def build_app(
@@ -149,6 +191,7 @@ def build_app(
     unix_socket: str | None = None,
     grace: float = 30.0,
     freeze_after_load: bool = False,
+    tracing_options: TracingOptions | None = None,
 ) -> SidecarApp:
     registry = registry if registry is not None else CollectorRegistry()
     host = ModelHost(spec, metrics=RunnerMetrics(registry), store=store)
@@ -159,6 +202,7 @@ def build_app(
         unix_socket=unix_socket,
         grace=grace,
         freeze_after_load=freeze_after_load,
+        tracing_options=tracing_options,
     )
 
 
@@ -207,6 +251,7 @@ def serve(
     graceful_timeout: float = 30.0,
     log_config: dict[str, Any] | str | None = uvicorn.config.LOGGING_CONFIG,
     store: ModelStore | None = None,
+    tracing_options: TracingOptions | None = None,
 ) -> int:
     """Serve ``spec`` until SIGINT/SIGTERM; 0 on a clean stop, ``EXIT_LOAD_FAILED`` if the model fails to load.
 
@@ -221,7 +266,13 @@ def serve(
             server.should_exit = True
 
     app = build_app(
-        spec, store=store, on_load_error=stop, unix_socket=uds, grace=graceful_timeout, freeze_after_load=True
+        spec,
+        store=store,
+        on_load_error=stop,
+        unix_socket=uds,
+        grace=graceful_timeout,
+        freeze_after_load=True,
+        tracing_options=tracing_options,
     )
     config = uvicorn.Config(
         app,

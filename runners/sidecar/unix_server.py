@@ -32,6 +32,7 @@ import orjson
 
 from runners.sidecar.calls import Answer, Headers, observe
 from runners.sidecar.routes import Routes, call_name
+from runners.sidecar.streams import StreamAnswer
 from runners.wire import protocol
 
 __all__ = ["UnixServer", "bind_unix"]
@@ -57,6 +58,18 @@ def bind_unix(path: str) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _head(status: int, headers: Headers, *, keep_alive: bool) -> bytes:
+    """The head of a chunked answer (a stream)."""
+    parts = [b"HTTP/1.1 %d %s\r\n" % (status, http.HTTPStatus(status).phrase.encode())]
+    for name, value in headers:
+        parts += (name, b": ", value, b"\r\n")
+    parts.append(b"transfer-encoding: chunked\r\n")
+    if not keep_alive:
+        parts.append(b"connection: close\r\n")
+    parts.append(b"\r\n")
+    return b"".join(parts)
 
 
 def _response(status: int, headers: Headers, body: bytes, *, keep_alive: bool, head_only: bool = False) -> bytes:
@@ -121,7 +134,7 @@ class UnixServer:
 
     def serve(self, connection: _Connection) -> None:
         loop = self._loop or asyncio.get_running_loop()
-        task = loop.create_task(connection.serve())
+        task = connection.task = loop.create_task(connection.serve())
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
 
@@ -138,6 +151,10 @@ class _Connection(asyncio.Protocol):
         self._target = b""
         self._headers: Headers = []
         self._body: list[bytes] = []
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._streaming = False
+        self.task: asyncio.Task[None] | None = None  # the one serving this connection's requests
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -156,6 +173,9 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
         self._queue.clear()
+        self._writable.set()
+        if self._streaming and self.task is not None:
+            self.task.cancel()  # the model step being awaited is abandoned; the generator is closed
         self._server.closed(self)
 
     # -- httptools callbacks -------------------------------------------------------------------
@@ -191,10 +211,15 @@ class _Connection(asyncio.Protocol):
                 started = time.perf_counter()
                 path = request.target.partition(b"?")[0].decode("latin-1")
                 routes = self._server.routes
-                status, headers, body = await routes.respond(request.method, path, request.headers, request.body)
+                answer = await routes.respond(request.method, path, request.headers, request.body)
                 keep_alive = request.keep_alive and not self._server.closing
-                head_only = request.method == b"HEAD"
-                self._write(_response(status, headers, body, keep_alive=keep_alive, head_only=head_only))
+                if isinstance(answer, StreamAnswer):
+                    status = answer.status
+                    await self._stream(answer, keep_alive=keep_alive)
+                else:
+                    status, headers, body = answer
+                    head_only = request.method == b"HEAD"
+                    self._write(_response(status, headers, body, keep_alive=keep_alive, head_only=head_only))
                 name = call_name(path)
                 if request.method == b"POST" and name is not None:
                     observe(routes.host, name, status, started)
@@ -203,6 +228,27 @@ class _Connection(asyncio.Protocol):
                     return
         finally:
             self._serving = False
+
+    async def _stream(self, answer: StreamAnswer, *, keep_alive: bool) -> None:
+        """A chunked answer, a frame per chunk; stopped (and the frames closed) when the client goes away."""
+        self._write(_head(answer.status, answer.headers, keep_alive=keep_alive))
+        self._streaming = True
+        try:
+            async for frame in answer.frames:
+                if self._transport is None:
+                    return
+                self._write(b"%x\r\n%s\r\n" % (len(frame), frame))
+                await self._writable.wait()  # the client reads slower than the model makes values
+            self._write(b"0\r\n\r\n")
+        finally:
+            self._streaming = False
+            await answer.frames.aclose()
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
 
     def close_if_idle(self) -> None:
         if not self._serving:

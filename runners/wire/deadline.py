@@ -37,3 +37,8 @@ def scope(deadline: float | None) -> Iterator[None]:
         yield
     finally:
         _deadline.reset(token)
+
+
+def move(deadline: float | None) -> None:
+    """Give the current request a new deadline (a stream's next chunk), until its ``scope`` ends."""
+    _deadline.set(deadline)

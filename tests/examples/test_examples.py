@@ -90,6 +90,16 @@ def check_custom_runnable(c: httpx.Client) -> None:
     assert c.post("/classify", json=[[5.1, 3.5, 1.4, 0.2], *IRIS]).json() == [0, 2]
 
 
+def check_token_streaming(c: httpx.Client) -> None:
+    text = {"content-type": "text/plain"}
+    with c.stream("POST", "/generate", content="the quick brown fox", headers=text) as response:
+        assert response.headers["content-type"].startswith("text/plain")
+        chunks = list(response.iter_raw())  # as they came: one per token, unless the client read late
+        assert b"".join(chunks) == b"fox brown quick the " and chunks[0].startswith(b"fox ")
+    sse = c.post("/generate", content="hi there", headers={**text, "accept": "text/event-stream"})
+    assert sse.text == "data: there \n\ndata: hi \n\n"
+
+
 EXAMPLES: dict[str, tuple[list[str], Callable[[httpx.Client], None]]] = {
     "iris_service": (["examples/iris_service.py:svc"], check_iris_service),
     "middleware_service": (["examples/middleware_service.py:svc"], check_middleware_service),
@@ -102,6 +112,7 @@ EXAMPLES: dict[str, tuple[list[str], Callable[[httpx.Client], None]]] = {
     "prefix_service": (["examples/prefix_service.py:MyService"], check_prefix_service),
     "trusted_host_service": (["examples/trusted_host_service.py:Summarization"], check_trusted_host_service),
     "custom_runnable": (["config/custom_runnable.yaml"], check_custom_runnable),
+    "token_streaming": (["examples/token_streaming.py:svc"], check_token_streaming),
 }
 
 

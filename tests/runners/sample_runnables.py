@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +68,57 @@ class Doubler(runners.Runnable):
     @runners.method
     def crash(self, value: Any) -> Any:
         raise RuntimeError("the model broke")
+
+
+def wait_for(path: str, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while not Path(path).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {path} within {within} s")
+        time.sleep(0.01)
+
+
+class Talker(runners.Runnable):
+    """Generator methods: streams of words, an endless count (``made`` tells how far it got)."""
+
+    def __init__(self) -> None:
+        self.made = 0
+        self.closed = 0
+
+    @runners.method
+    def words(self, request: dict[str, Any]) -> Iterator[str]:
+        """``request["words"]``, one by one; after the first, waits for the file ``request["gate"]`` if given."""
+        for i, word in enumerate(request["words"]):
+            yield word
+            if i == 0 and request.get("gate"):
+                wait_for(request["gate"])
+
+    @runners.method
+    async def async_words(self, request: dict[str, Any]) -> AsyncIterator[str]:
+        for word in request["words"]:
+            await asyncio.sleep(0)
+            yield word
+
+    @runners.method
+    def forever(self, pause: float) -> Iterator[int]:
+        try:
+            while True:
+                self.made += 1
+                yield self.made
+                time.sleep(pause)
+        finally:
+            self.closed += 1
+
+    @runners.method
+    def progress(self, _: Any) -> dict[str, int]:
+        return {"made": self.made, "closed": self.closed}
+
+    @runners.method
+    def breaks(self, after: int) -> Iterator[int]:
+        yield from range(after)
+        raise ValueError("the model broke mid-stream")
+
+    @runners.method
+    def arrays(self, n: int) -> Iterator[np.ndarray]:
+        for i in range(n):
+            yield np.full((2, 2), i, dtype=np.float32)

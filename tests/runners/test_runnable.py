@@ -48,3 +48,29 @@ def test_bad_batch_dim_is_refused() -> None:
 def test_optional_class_attributes_have_defaults() -> None:
     assert Base.SUPPORTED_RESOURCES == ("cpu",)
     assert Base.SUPPORTS_CPU_MULTI_THREADING is False
+
+
+def test_generator_methods_stream_and_cannot_be_batchable() -> None:
+    class Gen(runners.Runnable):
+        @runners.method
+        def tokens(self, prompt: str):  # type: ignore[no-untyped-def]
+            yield prompt
+
+        @runners.method
+        async def async_tokens(self, prompt: str):  # type: ignore[no-untyped-def]
+            yield prompt
+
+        @runners.method
+        def plain(self, x: int) -> int:
+            return x
+
+    methods = Gen.exposed_methods()
+    assert methods["tokens"].stream and methods["async_tokens"].stream and not methods["plain"].stream
+    assert methods["tokens"].to_dict() == {"batchable": False, "batch_dim": 0, "stream": True}
+    assert MethodConfig.from_dict(methods["tokens"].to_dict()) == methods["tokens"]
+    with pytest.raises(TypeError, match="cannot be batchable"):
+
+        class Bad(runners.Runnable):
+            @runners.method(batchable=True)
+            def tokens(self, x: int):  # type: ignore[no-untyped-def]
+                yield x

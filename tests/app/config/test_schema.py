@@ -477,6 +477,10 @@ def test_every_env_override(tmp_path: Path) -> None:
         "TIFFIN_METRICS_ENABLED": "false",
         "TIFFIN_SERVICE": "examples/iris_service.py:svc",
         "TIFFIN_RUNNER_IRIS_CLF_URL": "http://runner:3001",
+        "TIFFIN_TRACING_ENABLED": "true",
+        "TIFFIN_TRACING_SAMPLE_RATE": "0.5",
+        "TIFFIN_TRACING_EXPORTER": "console",
+        "TIFFIN_TRACING_ENDPOINT": "http://collector:4318",
     }
     config = load_config(write(tmp_path, "server: {port: 3000, workers: 2}\n" + RUNNER_AND_API), env=env)
     server = config.server
@@ -486,6 +490,7 @@ def test_every_env_override(tmp_path: Path) -> None:
     assert config.logging.level == "WARNING" and config.metrics.enabled is False
     assert config.service == "examples/iris_service.py:svc"
     assert config.runners["iris_clf"].url == "http://runner:3001"
+    assert config.tracing.to_options().to_env() == {k: v for k, v in env.items() if k.startswith("TIFFIN_TRACING")}
     assert set(env) - {"TIFFIN_RUNNER_IRIS_CLF_URL"} == set(ENV_OVERRIDES)
     assert "timeout" in server.model_fields_set  # an env value counts as set by the user
 
@@ -604,3 +609,30 @@ def test_check_imports_names_the_env_variable(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, ""), env={"TIFFIN_SERVICE": "no_such_module_here:svc"})
     with pytest.raises(ConfigError, match=r"^environment variable TIFFIN_SERVICE: service: cannot import"):
         check_imports(config)
+
+
+def test_tracing_section_and_its_environment_overrides(tmp_path: Path) -> None:
+    path = write(tmp_path, "tracing: {enabled: true, sample_rate: 0.5, endpoint: 'http://collector:4318'}\n")
+    config = load_config(path, env={})
+    options = config.tracing.to_options()
+    assert (options.enabled, options.sample_rate, options.exporter, options.protocol) == (True, 0.5, "otlp", "http/protobuf")
+    assert options.traces_url == "http://collector:4318/v1/traces"
+    env = {"TIFFIN_TRACING_EXPORTER": "console", "TIFFIN_TRACING_SAMPLE_RATE": "0.1"}
+    assert load_config(path, env=env).tracing.to_options().exporter == "console"
+    assert load_config(None, env={}, default_file=False).tracing.enabled is False
+    assert load_config(path, env={}).server.stream_idle_timeout is None
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("tracing: {sample_rate: 1.5}", "tracing.sample_rate"),
+        ("tracing: {exporter: zipkin}", "tracing.exporter"),
+        ("tracing: {protocol: grpc}", "tracing.protocol"),
+        ("tracing: {endpoint: 'collector:4318'}", "tracing.endpoint"),
+        ("tracing: {enable: true}", "tracing.enable"),
+        ("server: {stream_idle_timeout: 0}", "server.stream_idle_timeout"),
+    ],
+)
+def test_tracing_and_stream_mistakes_name_their_key(tmp_path: Path, text: str, key: str) -> None:
+    assert f": {key}: " in error_for(tmp_path, text)
