@@ -159,11 +159,13 @@ def test_sigterm_with_requests_in_flight(iris_home: Path) -> None:
         proc.wait_http(api + "/readyz", timeout=60)
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             futures = [pool.submit(httpx.post, api + "/wait", json=[[0.4]], timeout=10) for _ in range(2)]
-            wait_until(
-                lambda: metric(httpx.get(api + "/metrics").text, "tiffin_http_requests_in_progress", endpoint="/wait")
-                == 2,
-                message="both /wait requests in flight",
-            )
+
+            def arrived() -> bool:  # both reached the server: in flight, or (the first, held 0.4 s) answered
+                text = httpx.get(api + "/metrics").text
+                in_flight = metric(text, "tiffin_http_requests_in_progress", endpoint="/wait")
+                return in_flight >= 1 and in_flight + metric(text, "tiffin_http_requests_total", endpoint="/wait") == 2
+
+            wait_until(arrived, message="both /wait requests at the server, one still in flight")
             proc.signal(signal.SIGTERM)
             assert [f.result().status_code for f in futures] == [200, 200]
         assert proc.wait(timeout=30) == 0
