@@ -16,6 +16,7 @@ from runners.sidecar.batching import Batcher, ModelWorker
 from runners.sidecar.runner_metrics import MethodMetrics, RunnerMetrics
 from runners.spec import Resolved, RunnerSpec, resolve
 from runners.store.model_store import ModelStore
+from runners.wire.arguments import Arguments
 
 logger = logging.getLogger("runners.sidecar.host")
 
@@ -78,7 +79,7 @@ class ModelHost:
     def method_metrics(self, method: str) -> MethodMetrics | None:
         return self._method_metrics.get(method)
 
-    async def call(self, method: str, value: Any, deadline: float | None = None) -> Any:
+    async def call(self, method: str, value: Arguments, deadline: float | None = None) -> Any:
         batcher = self._batchers.get(method)
         if batcher is None:
             if self.resolved is None:

@@ -12,6 +12,7 @@ from runners.errors import DeadlineExceeded, InvalidInput, RunnerError, RunnerOv
 from runners.runnable import MethodConfig
 from runners.sidecar.batching import Batcher, ModelWorker
 from runners.spec import BatchingOptions
+from runners.wire.arguments import Arguments
 
 T = TypeVar("T")
 BATCHABLE = MethodConfig.make(True, 0)
@@ -91,7 +92,7 @@ def test_concurrent_calls_are_merged_and_split_back_exactly() -> None:
     inputs = [np.array([[i, r, rng.random()] for r in range(rng.randint(1, 5))]) for i in range(60)]
 
     async def main() -> list[Any]:
-        return await asyncio.gather(*(batcher.submit(x) for x in inputs))
+        return await asyncio.gather(*(batcher.submit(Arguments.of(x)) for x in inputs))
 
     results = run(main())
     for x, result in zip(inputs, results, strict=True):
@@ -109,9 +110,9 @@ def test_no_batch_exceeds_max_batch_size_and_a_bigger_caller_runs_alone() -> Non
 
     async def main() -> list[Any]:
         model.gate.clear()
-        first = asyncio.ensure_future(batcher.submit(np.zeros((1, 2))))
+        first = asyncio.ensure_future(batcher.submit(Arguments.of(np.zeros((1, 2)))))
         await started(model)
-        rest = [batcher.submit(np.full((n, 2), n)) for n in (3, 2, 10, 1, 2, 3)]
+        rest = [batcher.submit(Arguments.of(np.full((n, 2), n))) for n in (3, 2, 10, 1, 2, 3)]
         pending = asyncio.gather(first, *rest)
         await asyncio.sleep(0.01)
         model.gate.set()
@@ -133,7 +134,7 @@ def test_a_lone_request_is_not_held_when_waiting_cannot_pay_off() -> None:
     async def main() -> float:
         batcher.cost.value, batcher.gap.value = 0.001, 10.0  # cheap model, rare arrivals
         start = time.monotonic()
-        await batcher.submit(np.ones((1, 2)))
+        await batcher.submit(Arguments.of(np.ones((1, 2))))
         return time.monotonic() - start
 
     assert run(main()) < 1.0
@@ -145,9 +146,9 @@ def test_waits_for_the_next_request_when_arrivals_beat_the_cost_of_a_batch() -> 
 
     async def main() -> None:
         batcher.cost.value, batcher.gap.value = 5.0, 0.2  # costly batches, frequent arrivals
-        first = asyncio.ensure_future(batcher.submit(np.ones((1, 2))))
+        first = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 2)))))
         await asyncio.sleep(0.01)
-        await asyncio.gather(first, batcher.submit(np.ones((1, 2))))
+        await asyncio.gather(first, batcher.submit(Arguments.of(np.ones((1, 2)))))
 
     run(main())
     assert model.batches == [2]
@@ -159,12 +160,12 @@ def test_a_full_queue_is_refused_at_once() -> None:
 
     async def main() -> None:
         model.gate.clear()
-        running = asyncio.ensure_future(batcher.submit(np.ones((1, 1))))
+        running = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 1)))))
         await started(model)
-        queued = [asyncio.ensure_future(batcher.submit(np.ones((1, 1)))) for _ in range(2)]
+        queued = [asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 1))))) for _ in range(2)]
         await asyncio.sleep(0)
         with pytest.raises(RunnerOverloaded) as caught:
-            await batcher.submit(np.ones((1, 1)))
+            await batcher.submit(Arguments.of(np.ones((1, 1))))
         assert caught.value.retry_after is not None and caught.value.status_code == 503
         model.gate.set()
         await asyncio.gather(running, *queued)
@@ -179,11 +180,11 @@ def test_work_past_its_deadline_is_dropped_before_it_is_computed() -> None:
 
     async def main() -> None:
         with pytest.raises(DeadlineExceeded):
-            await batcher.submit(np.ones((1, 1)), deadline=time.time() - 1)
+            await batcher.submit(Arguments.of(np.ones((1, 1))), deadline=time.time() - 1)
         model.gate.clear()
-        running = asyncio.ensure_future(batcher.submit(np.ones((1, 1))))
+        running = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 1)))))
         await started(model)
-        late = asyncio.ensure_future(batcher.submit(np.full((1, 1), 7.0), deadline=time.time() + 0.05))
+        late = asyncio.ensure_future(batcher.submit(Arguments.of(np.full((1, 1), 7.0)), deadline=time.time() + 0.05))
         await asyncio.sleep(0.1)
         model.gate.set()
         await running
@@ -202,10 +203,10 @@ def test_a_bad_input_fails_only_its_own_caller() -> None:
 
     async def main() -> Any:
         model.gate.clear()
-        first = asyncio.ensure_future(batcher.submit(np.ones((1, 1))))
+        first = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 1)))))
         await started(model)
-        good = batcher.submit(np.full((2, 1), 3.0))
-        bad = batcher.submit(np.full((1, 1), -1.0))
+        good = batcher.submit(Arguments.of(np.full((2, 1), 3.0)))
+        bad = batcher.submit(Arguments.of(np.full((1, 1), -1.0)))
         pending = asyncio.gather(first, good, bad, return_exceptions=True)
         await asyncio.sleep(0.01)
         model.gate.set()
@@ -223,7 +224,7 @@ def test_errors_in_model_code_become_runner_errors() -> None:
 
     batcher, _ = make(broken)
     with pytest.raises(RunnerError) as caught:
-        run(batcher.submit(np.ones((1, 1))))
+        run(batcher.submit(Arguments.of(np.ones((1, 1)))))
     assert type(caught.value) is RunnerError and caught.value.detail == "RuntimeError"
 
 
@@ -233,7 +234,7 @@ def test_inference_runs_off_the_event_loop() -> None:
 
     async def main() -> float:
         model.gate.clear()
-        call = asyncio.ensure_future(batcher.submit(np.ones((1, 1))))
+        call = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 1)))))
         await started(model)
         start = time.monotonic()
         await asyncio.sleep(0.01)  # the loop is free while the model works
@@ -252,7 +253,7 @@ def test_one_model_copy_runs_one_batch_at_a_time_across_methods() -> None:
     second, _ = make(model, worker=worker)
 
     async def main() -> None:
-        await asyncio.gather(*(b.submit(np.ones((1, 1))) for _ in range(20) for b in (first, second)))
+        await asyncio.gather(*(b.submit(Arguments.of(np.ones((1, 1)))) for _ in range(20) for b in (first, second)))
 
     run(main())
     assert model.most_active == 1
@@ -264,10 +265,10 @@ def test_inputs_of_different_layouts_are_not_merged() -> None:
 
     async def main() -> Any:
         model.gate.clear()
-        first = asyncio.ensure_future(batcher.submit(np.ones((1, 4))))
+        first = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 4)))))
         await started(model)
         pending = asyncio.gather(
-            first, batcher.submit(np.ones((2, 3))), batcher.submit(np.ones((1, 4))), batcher.submit([1, 2])
+            first, batcher.submit(Arguments.of(np.ones((2, 3)))), batcher.submit(Arguments.of(np.ones((1, 4)))), batcher.submit(Arguments.of([1, 2]))
         )
         await asyncio.sleep(0.01)
         model.gate.set()
@@ -283,7 +284,7 @@ def test_non_batchable_methods_take_one_call_per_run() -> None:
     batcher, _ = make(model, config=MethodConfig.make(False))
 
     async def main() -> None:
-        await asyncio.gather(*(batcher.submit(np.ones((2, 1))) for _ in range(10)))
+        await asyncio.gather(*(batcher.submit(Arguments.of(np.ones((2, 1)))) for _ in range(10)))
 
     run(main())
     assert model.batches == [2] * 10
@@ -295,14 +296,14 @@ def test_callers_that_gave_up_are_skipped() -> None:
 
     async def main() -> None:
         model.gate.clear()
-        first = asyncio.ensure_future(batcher.submit(np.ones((1, 1))))
+        first = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 1)))))
         await started(model)
-        gone = asyncio.ensure_future(batcher.submit(np.full((1, 1), 5.0)))
+        gone = asyncio.ensure_future(batcher.submit(Arguments.of(np.full((1, 1), 5.0))))
         await asyncio.sleep(0)
         gone.cancel()
         model.gate.set()
         await first
-        await batcher.submit(np.ones((1, 1)))
+        await batcher.submit(Arguments.of(np.ones((1, 1))))
 
     run(main())
     assert not any(np.any(x == 5.0) for x in model.seen)
@@ -314,9 +315,9 @@ def test_close_fails_the_callers_still_waiting() -> None:
 
     async def main() -> None:
         model.gate.clear()
-        first = asyncio.ensure_future(batcher.submit(np.ones((1, 1))))
+        first = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 1)))))
         await started(model)
-        waiting = asyncio.ensure_future(batcher.submit(np.ones((1, 1))))
+        waiting = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 1)))))
         await asyncio.sleep(0)
         await batcher.close()
         model.gate.set()
@@ -324,7 +325,7 @@ def test_close_fails_the_callers_still_waiting() -> None:
             with pytest.raises(RunnerUnavailable):
                 await call
         with pytest.raises(RunnerUnavailable):
-            await batcher.submit(np.ones((1, 1)))
+            await batcher.submit(Arguments.of(np.ones((1, 1))))
 
     run(main())
 
@@ -334,7 +335,7 @@ def test_nothing_per_request_is_left_scheduled_after_the_answers() -> None:
 
     async def main() -> tuple[int, int]:
         for _ in range(5):
-            await asyncio.gather(*(batcher.submit(np.ones((1, 1))) for _ in range(30)))
+            await asyncio.gather(*(batcher.submit(Arguments.of(np.ones((1, 1)))) for _ in range(30)))
         await asyncio.sleep(0.05)
         loop = asyncio.get_running_loop()
         timers = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
@@ -359,7 +360,7 @@ def test_quick_batches_of_a_thread_free_model_run_on_the_event_loop() -> None:
             worker = ModelWorker("t")
             batcher = Batcher(model, config=BATCHABLE, options=BatchingOptions(), worker=worker, inline=inline)
             for i in range(5):
-                assert (await batcher.submit(np.array([[i]]))).tolist() == [[i]]
+                assert (await batcher.submit(Arguments.of(np.array([[i]])))).tolist() == [[i]]
             await batcher.close()
             worker.close()
 
@@ -380,13 +381,13 @@ def test_a_lone_call_to_a_quick_model_runs_on_the_spot_and_busy_arrivals_still_b
         batcher = Batcher(
             model, config=BATCHABLE, options=BatchingOptions(), worker=worker, inline=True, observer=recorder
         )
-        await batcher.submit(np.ones((1, 1)))  # measured on the model thread first
+        await batcher.submit(Arguments.of(np.ones((1, 1))))  # measured on the model thread first
         await asyncio.sleep(0.01)
         queued = len(recorder.depths)
-        assert (await batcher.submit(np.ones((1, 1)))).tolist() == [[2.0]]
+        assert (await batcher.submit(Arguments.of(np.ones((1, 1))))).tolist() == [[2.0]]
         assert len(recorder.depths) == queued and len(recorder.batches) == 2  # never queued, still counted
         batcher.gap.value = 0.0  # calls now come faster than the model computes
-        results = await asyncio.gather(*(batcher.submit(np.full((1, 1), float(i))) for i in range(6)))
+        results = await asyncio.gather(*(batcher.submit(Arguments.of(np.full((1, 1), float(i)))) for i in range(6)))
         assert [r.tolist() for r in results] == [[[2.0 * i]] for i in range(6)]
         await batcher.close()
         worker.close()

@@ -1,0 +1,102 @@
+"""``Arguments``: one call's positional and keyword arguments, and how calls share a batch.
+
+In a batchable method every argument that has rows along ``batch_dim`` (a numpy array, a
+DataFrame or Series, a list: ``runners.wire.rows``) is merged with the same argument of the other
+calls; every other argument must be equal in all of them. So ``key`` is, argument by argument,
+the layout of a batched one or the value of an unbatched one, and calls merge only when their keys
+are equal. A call runs alone (``key`` is ``None``) when it has no batched argument, when its
+batched arguments differ in row count, or when an unbatched one cannot be compared (anything but
+``None``, bools, numbers, strings, bytes and tuples, lists and dicts of these).
+
+A single positional argument keys as ``rows.key`` of that value, as before several arguments
+were carried: the common case costs no more than it did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from runners.wire import rows
+
+__all__ = ["Arguments"]
+
+_SCALARS = (type(None), bool, int, float, str, bytes)
+
+
+class Arguments(NamedTuple):
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+    @classmethod
+    def of(cls, *args: Any, **kwargs: Any) -> Arguments:
+        return cls(args, kwargs)
+
+    def names(self) -> list[tuple[str, Any]]:
+        """Each argument with how error messages name it: ``0``, ``1``, ... and ``'key'``."""
+        return [(str(i), v) for i, v in enumerate(self.args)] + [(repr(k), v) for k, v in self.kwargs.items()]
+
+    def key(self, dim: int) -> Hashable | None:
+        if not self.kwargs and len(self.args) == 1:
+            return rows.key(self.args[0], dim)
+        parts: list[Hashable] = []
+        count: int | None = None
+        for name, value in self._items():
+            layout = rows.key(value, dim)
+            if layout is None:
+                same = _frozen(value)
+                if same is None:
+                    return None
+                parts.append((name, False, same))
+                continue
+            n = rows.count(value, dim)
+            if count is not None and n != count:
+                return None
+            count = n
+            parts.append((name, True, layout))
+        return None if count is None else ("call", tuple(parts))
+
+    def count(self, dim: int) -> int:
+        """Rows of the batched arguments (the same in each, when ``key`` is not ``None``)."""
+        return rows.count(self.rows_of(dim), dim)
+
+    def rows_of(self, dim: int) -> Any:
+        """The first batched argument (whose index a pandas result gets back)."""
+        for _, value in self._items():
+            if rows.key(value, dim) is not None:
+                return value
+        return None
+
+    @staticmethod
+    def merge(calls: Sequence[Arguments], dim: int) -> Arguments:
+        """One call of the batched arguments merged and the others as they are (all equal)."""
+        first = calls[0]
+
+        def merged(value: Any, parts: list[Any]) -> Any:
+            return rows.merge(parts, dim) if rows.key(value, dim) is not None else value
+
+        args = tuple(merged(v, [c.args[i] for c in calls]) for i, v in enumerate(first.args))
+        kwargs = {k: merged(v, [c.kwargs[k] for c in calls]) for k, v in first.kwargs.items()}
+        return Arguments(args, kwargs)
+
+    def _items(self) -> list[tuple[Hashable, Any]]:
+        items: list[tuple[Hashable, Any]] = list(enumerate(self.args))
+        items += sorted(self.kwargs.items())
+        return items
+
+
+def _frozen(value: Any) -> Hashable | None:
+    """A hashable stand-in equal for equal values (``None`` for what is not compared)."""
+    if type(value) in _SCALARS:
+        return (type(value).__name__, value)
+    if isinstance(value, np.generic) and not value.dtype.hasobject:
+        return ("numpy", value.dtype.str, value.tobytes())
+    if isinstance(value, list | tuple):
+        items = [_frozen(v) for v in value]
+        return None if None in items else (type(value).__name__, tuple(items))
+    if isinstance(value, dict):
+        pairs = [(_frozen(k), _frozen(v)) for k, v in value.items()]
+        return None if any(None in p for p in pairs) else ("dict", tuple(pairs))
+    return None
