@@ -6,8 +6,8 @@
 Starts ``tiffin runner echo --runnable bench/client_bench.py:Echo`` (a batchable method
 that returns its input, so the runner costs little and the client's share shows), listening on
 TCP (uvicorn) and on a Unix socket (``runners.sidecar.unix_server``; the ``pooled-unix`` transport), then
-for each transport and concurrency sends ``--requests`` calls of
-one 1×4 float64 row (``--payloads``: or msgpack calls) from one client process (uvloop) and prints requests/s, the client
+for each transport and concurrency sends ``--requests`` calls of one 1×4 float64 row (or,
+``--payloads``, msgpack calls) from one client process (uvloop) and prints requests/s, the client
 process's CPU per request (``time.process_time``, the figure that matters on a shared 2-core
 machine) and the runner's CPU per request (from /proc). Nothing is written to disk.
 """

@@ -98,7 +98,8 @@ def _raised(data: Any) -> Raised | None:
 
 def _kind(cls: type[RunnerError]) -> type[RunnerError]:
     """The RunnerError class a class made by ``_remote_class`` stands for."""
-    return getattr(cls, "_runner_kind", cls)  # type: ignore[no-any-return]
+    kind: type[RunnerError] = getattr(cls, "_runner_kind", cls)
+    return kind
 
 
 def _remote_str(self: RunnerError) -> str:

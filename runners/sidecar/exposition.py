@@ -45,4 +45,4 @@ def page(registry: CollectorRegistry) -> bytes:
         return generate_latest(merged)
     if registry is REGISTRY:
         return generate_latest(registry)
-    return generate_latest(_Both(registry, REGISTRY))  # type: ignore[arg-type]  # duck-typed: collect() only
+    return generate_latest(_Both(registry, REGISTRY))  # duck-typed: generate_latest needs only collect()

@@ -64,6 +64,8 @@ class Arguments(NamedTuple):
 
     def rows_of(self, dim: int) -> Any:
         """The first batched argument (whose index a pandas result gets back)."""
+        if not self.kwargs and len(self.args) == 1:
+            return self.args[0]
         for _, value in self._items():
             if rows.key(value, dim) is not None:
                 return value
@@ -73,6 +75,8 @@ class Arguments(NamedTuple):
     def merge(calls: Sequence[Arguments], dim: int) -> Arguments:
         """One call of the batched arguments merged and the others as they are (all equal)."""
         first = calls[0]
+        if not first.kwargs and len(first.args) == 1:
+            return Arguments((rows.merge([c.args[0] for c in calls], dim),), {})
 
         def merged(value: Any, parts: list[Any]) -> Any:
             return rows.merge(parts, dim) if rows.key(value, dim) is not None else value

@@ -34,11 +34,14 @@ def _path(cls: type) -> str:
     try:
         return path_of(cls)
     except ValueError as exc:
-        raise UnsendableValue(f"the pydantic model class {cls.__qualname__} cannot be imported by the runner: {exc}")
+        raise UnsendableValue(
+            f"the pydantic model class {cls.__qualname__} cannot be imported by the runner: {exc}"
+        ) from None
 
 
 def to_parts(value: Any) -> list[Any]:
-    return [_path(type(value)), value.model_dump()]
+    cls: Any = type(value)
+    return [_path(cls), value.model_dump()]
 
 
 def jsonable(value: Any) -> Any:
@@ -50,7 +53,9 @@ def jsonable(value: Any) -> Any:
     try:
         return pydantic_core.to_jsonable_python(value)
     except pydantic_core.PydanticSerializationError:
-        raise UnsendableValue(f"a {type(value).__qualname__} in a pydantic model is not a value the hop carries")
+        raise UnsendableValue(
+            f"a {type(value).__qualname__} in a pydantic model is not a value the hop carries"
+        ) from None
 
 
 @functools.lru_cache(maxsize=256)
@@ -79,6 +84,5 @@ def from_parts(parts: Any) -> Any:
     try:
         return cls.model_validate(parts[1])
     except pydantic.ValidationError as exc:
-        raise InvalidInput(
-            f"A {cls.__name__} in the body does not validate.", detail=exc.errors(include_url=False, include_context=False, include_input=False)
-        ) from None
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        raise InvalidInput(f"A {cls.__name__} in the body does not validate.", detail=errors) from None

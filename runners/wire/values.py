@@ -24,6 +24,7 @@ model, an arbitrary object) is refused on the sending side, with the path to it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,7 @@ from runners.wire import frames, images, npy, schemas
 __all__ = ["UnsendableValue", "pack", "unpack"]
 
 NDARRAY, SCALAR, TUPLE, FRAME, MODEL, IMAGE = 1, 2, 3, 4, 5, 6
+_MAX_DEPTH = 32
 
 
 class UnsendableValue(TypeError):
@@ -101,7 +103,7 @@ def pack(value: Any) -> bytes:
         return _pack_with(value, _default)
     except UnsendableValue:
         raise
-    except (OverflowError, ValueError, TypeError) as exc:  # a too large int, a too deep nesting...
+    except (OverflowError, ValueError, TypeError, RecursionError) as exc:  # a too large int, a too deep nesting...
         raise UnsendableValue(str(exc) or type(exc).__name__) from None
 
 
@@ -132,16 +134,20 @@ def _first_failure(value: Any, path: str) -> tuple[str, str] | None:
     return None
 
 
-def unpack(body: bytes) -> Any:
+def unpack(body: bytes, depth: int = 0) -> Any:
+    """The value in ``body``; ``depth`` counts the extension values it sits in (each one a nested unpack)."""
+    if depth > _MAX_DEPTH:  # every level is a C unpacker on the stack: refuse before it overflows
+        raise InvalidInput(f"The body nests extension values (tuples, frames, models) deeper than {_MAX_DEPTH}.")
     try:
-        return msgpack.unpackb(body, ext_hook=_ext_hook, raw=False, strict_map_key=False)
+        return msgpack.unpackb(body, ext_hook=_HOOKS[depth], raw=False, strict_map_key=False)
     except InvalidInput:
         raise
     except (ValueError, TypeError, KeyError, IndexError, RecursionError, msgpack.UnpackException) as exc:
         raise InvalidInput("The body is not a valid msgpack value.", detail=f"{type(exc).__name__}: {exc}") from None
 
 
-def _ext_hook(code: int, data: bytes) -> Any:
+def _ext_hook(code: int, data: bytes, depth: int) -> Any:
+    unpack = functools.partial(_unpack, depth=depth + 1)
     if code == NDARRAY or code == SCALAR:
         try:
             array = npy.loads(data)
@@ -160,3 +166,7 @@ def _ext_hook(code: int, data: bytes) -> Any:
     if code == IMAGE:
         return images.from_parts(unpack(data))
     raise InvalidInput("The body holds a msgpack extension type the runner does not know.", detail={"code": code})
+
+
+_unpack = unpack
+_HOOKS = [functools.partial(_ext_hook, depth=d) for d in range(_MAX_DEPTH + 1)]
