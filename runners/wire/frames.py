@@ -59,7 +59,7 @@ def to_parts(value: Any) -> dict[str, Any]:
     parts: dict[str, Any] = {
         "columns": list(frame.columns),
         "dtypes": dtypes,
-        "data": [_column(frame.iloc[:, i]) for i in range(frame.shape[1])],
+        "data": [_column(column) for _, column in frame.items()],
     }
     index = frame.index
     if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
@@ -109,12 +109,10 @@ def from_parts(parts: Any) -> Any:
         if index is not None:
             if not isinstance(index, list | np.ndarray) or np.ndim(index) != 1:
                 raise ValueError("the index must be a list or a 1-d array")
-            index = pd.Index(index).astype(check_dtype(parts.get("index_dtype", "object")))
-        frame = pd.DataFrame(dict(enumerate(data)), index=index)
-        if not data and index is not None:
-            frame = pd.DataFrame(index=index)
-        frame = frame.astype(dict(zip(frame.columns, dtypes, strict=True)))
-        frame.columns = columns
+            index = pd.Index(_typed(index, check_dtype(parts.get("index_dtype", "object"))))
+        typed = {i: _typed(col, dtype) for i, (col, dtype) in enumerate(zip(data, dtypes, strict=True))}
+        frame = pd.DataFrame(typed, index=index, copy=False)
+        frame.columns = pd.Index(columns, tupleize_cols=False) if columns else frame.columns
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise InvalidInput("A DataFrame in the body is not valid.", detail=str(exc)) from None
     if parts.get("series"):
@@ -122,6 +120,15 @@ def from_parts(parts: Any) -> Any:
             raise InvalidInput("A Series in the body does not hold exactly one column.")
         return frame.iloc[:, 0].rename(parts.get("name"))
     return frame
+
+
+def _typed(column: Any, dtype: str) -> Any:
+    """``column`` (a 1-d array or a list) as an array of ``dtype``; an array already of it as is."""
+    if isinstance(column, np.ndarray) and column.dtype.name == dtype:
+        return column
+    import pandas as pd
+
+    return pd.Series(column, dtype=None if isinstance(column, np.ndarray) else object).astype(dtype).array
 
 
 # -- rows (JSON) ---------------------------------------------------------------------------------
