@@ -94,8 +94,7 @@ class Lane:
         return len(self._queue)
 
     async def call(self, value: Arguments, deadline: float | None) -> Any:
-        key = value.key(self._in_dim)
-        count = value.count(self._in_dim) if key is not None else 0
+        key, count = value.layout(self._in_dim)
         if key is None or count >= self._max_rows or (self._inflight < self._max_inflight and not self._queue):
             self._inflight += 1
             try:

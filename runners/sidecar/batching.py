@@ -149,8 +149,8 @@ class Batcher:
         if len(self._queue) >= self._max_queue:
             self._reject("queue_full")
             raise RunnerOverloaded(detail={"max_queue": self._max_queue}, retry_after=1.0)
-        key = value.key(self._in_dim) if self._batching else None
-        count = value.count(self._in_dim) if key is not None else 1
+        key, count = value.layout(self._in_dim) if self._batching else (None, 0)
+        count = count if key is not None else 1
         now = time.monotonic()
         if self._last_arrival is not None:
             self._last_gap = now - self._last_arrival
@@ -276,12 +276,12 @@ class Batcher:
         started = time.perf_counter()
         try:
             if len(values) == 1:
-                args, kwargs = values[0]
-                return [self._fn(*args, **kwargs)]
+                call = values[0]
+                return [self._fn(*call.args, **call.kwargs) if call.kwargs else self._fn(*call.args)]
             dim = self._in_dim
             counts = [v.count(dim) for v in values]
-            args, kwargs = Arguments.merge(values, dim)
-            result = self._fn(*args, **kwargs)
+            merged = Arguments.merge(values, dim)
+            result = self._fn(*merged.args, **merged.kwargs)
             return rows.split(result, counts, self._out_dim, [v.rows_of(dim) for v in values])
         finally:
             self.compute.add(time.perf_counter() - started)

@@ -15,7 +15,7 @@ were carried: the common case costs no more than it did.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -26,9 +26,22 @@ __all__ = ["Arguments"]
 _SCALARS = (type(None), bool, int, float, str, bytes)
 
 
-class Arguments(NamedTuple):
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
+class Arguments:
+    __slots__ = ("args", "kwargs")  # made on every call on both sides: a slotted class is the cheapest
+
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.args = args
+        self.kwargs = kwargs
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Arguments):
+            return NotImplemented
+        return self.args == other.args and self.kwargs == other.kwargs
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and mutable
+
+    def __repr__(self) -> str:
+        return f"Arguments({self.args!r}, {self.kwargs!r})"
 
     @classmethod
     def of(cls, *args: Any, **kwargs: Any) -> Arguments:
@@ -38,9 +51,19 @@ class Arguments(NamedTuple):
         """Each argument with how error messages name it: ``0``, ``1``, ... and ``'key'``."""
         return [(str(i), v) for i, v in enumerate(self.args)] + [(repr(k), v) for k, v in self.kwargs.items()]
 
-    def key(self, dim: int) -> Hashable | None:
+    def layout(self, dim: int) -> tuple[Hashable | None, int]:
+        """``(key, rows)``: what must match for calls to merge (``None``: run alone) and the rows (0 then)."""
         if not self.kwargs and len(self.args) == 1:
-            return rows.key(self.args[0], dim)
+            value = self.args[0]
+            key = rows.key(value, dim)
+            return (key, rows.count(value, dim)) if key is not None else (None, 0)
+        key = self._key(dim)
+        return (key, self.count(dim)) if key is not None else (None, 0)
+
+    def key(self, dim: int) -> Hashable | None:
+        return self.layout(dim)[0]
+
+    def _key(self, dim: int) -> Hashable | None:
         parts: list[Hashable] = []
         count: int | None = None
         for name, value in self._items():

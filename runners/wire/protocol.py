@@ -76,7 +76,7 @@ def media_type(content_type: str | None) -> str:
 
 def encode_call(call: Arguments) -> tuple[bytes, str]:
     """A request body for ``call``; ``UnsendableValue`` naming the argument that cannot go."""
-    args, kwargs = call
+    args, kwargs = call.args, call.kwargs
     if not kwargs and len(args) == 1:
         value = args[0]
         if type(value) is np.ndarray and not value.dtype.hasobject:
