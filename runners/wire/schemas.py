@@ -2,10 +2,12 @@
 
 A model travels as ``[import path, fields]``: the path from ``runners.imports.path_of`` (a
 module, or the absolute path of the file that defines the class), the fields from
-``model_dump()``. The receiving side imports the path (once per path), accepts it only if it is a
-pydantic ``BaseModel`` subclass, and rebuilds the value with ``model_validate``, so the class's
-own validation runs there too. Nothing is unpickled; importing the path runs that module's code,
-which must already be on the receiving machine (README, "What the runner hop trusts").
+``model_dump()``. The receiving side resolves the path (once per path): a module is imported, a
+file only if this process already loaded it (the runner's own runnable file, the API's service
+file), since a script on disk need not be safe to run. The class is used only if it is a pydantic
+``BaseModel`` subclass, and the value rebuilt with ``model_validate``, so the class's own
+validation runs there too. Nothing is unpickled; importing a module runs its code, which must
+already be on the receiving machine (README, "What the runner hop trusts").
 """
 
 from __future__ import annotations
@@ -63,10 +65,14 @@ def model_class(path: str) -> type[Any]:
     """The pydantic model class ``path`` names; ``InvalidInput`` if it is not one or does not import."""
     import pydantic
 
-    from runners.imports import ImportTargetError, import_target, parse_target
+    from runners.imports import ImportTargetError, file_loaded, import_target, parse_target
 
     try:
-        parse_target(path)
+        target = parse_target(path)
+        if target.kind == "file" and not file_loaded(target.location):
+            # A script on disk need not be safe to run: only files this process loaded itself (its
+            # runnable's, its service's) are named by path; anything else must be an importable module.
+            raise ImportTargetError(path, "a file this process has not loaded (name the model by its module)")
         cls = import_target(path)
     except ImportTargetError as exc:
         raise InvalidInput("A pydantic model's class cannot be imported here.", detail=str(exc)) from None

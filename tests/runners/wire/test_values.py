@@ -205,3 +205,19 @@ def test_deep_nesting_is_invalid_input_not_a_crash() -> None:
         nested = msgpack.packb(msgpack.ExtType(values.TUPLE, b"\x91" + nested))
     with pytest.raises(InvalidInput):
         values.unpack(nested)
+
+
+def test_a_model_named_by_a_file_this_process_has_not_loaded_is_refused_without_running_it(tmp_path: Any) -> None:
+    marker = tmp_path / "ran"
+    script = tmp_path / "script.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\nimport pydantic\nclass M(pydantic.BaseModel):\n    a: int = 0\n")
+    with pytest.raises(InvalidInput) as caught:
+        values.unpack(ext(values.MODEL, [f"{script}:M", {}]))
+    assert "has not loaded" in str(caught.value.detail) and not marker.exists()
+
+    from runners.imports import import_target
+
+    cls = import_target(f"{script}:M")  # loaded by this process (as a runner loads its runnable's file)
+    assert marker.exists()
+    back = values.unpack(values.pack(cls(a=3)))
+    assert type(back) is cls and back.a == 3
