@@ -123,6 +123,12 @@ class Kinds(runners.Runnable):
     def shout(self, texts: list[str], suffix: str = "!") -> list[str]:
         return [t.upper() + suffix for t in texts]
 
+    @runners.method(batchable=True, batch_dim=0)
+    def weigh(self, frame: Any, weights: Any, *, scale: float = 1.0) -> Any:
+        """A DataFrame and a Series of rows in, one weighted sum per row out (a Series)."""
+        self.batches.append(len(frame))
+        return frame.sum(axis=1) * weights * scale
+
     @runners.method
     def invert(self, image: Any) -> Any:
         from PIL import ImageOps

@@ -140,6 +140,29 @@ def test_batched_calls_with_several_arguments_merge_when_the_others_are_equal_an
     assert texts == [[f"T{i}?"] * (i % 3 + 1) for i in range(30)]
 
 
+def test_batched_dataframes_and_series_with_a_keyword_split_back_with_each_callers_index(
+    kinds: tuple[Any, str], samples: Any
+) -> None:
+    _, url = kinds
+    frames = [
+        pd.DataFrame({"a": np.arange(n, dtype=float), "b": np.ones(n)}, index=[f"r{i}-{j}" for j in range(n)])
+        for i, n in enumerate([1, 3, 2, 4] * 10)
+    ]
+    weights = [pd.Series(np.full(len(f), 2.0), index=f.index) for f in frames]
+
+    async def body(runner: Any) -> tuple[list[Any], list[int]]:
+        before = len(await runner.batches_seen.async_run())
+        results = await asyncio.gather(*(runner.weigh.async_run(f, w, scale=0.5) for f, w in zip(frames, weights)))
+        return results, (await runner.batches_seen.async_run())[before:]
+
+    results, batches = call(samples, url, body)
+    for frame, result in zip(frames, results, strict=True):
+        assert isinstance(result, pd.Series)
+        pd.testing.assert_index_equal(result.index, frame.index)
+        assert result.tolist() == ((frame["a"] + frame["b"]) * 2.0 * 0.5).tolist()
+    assert sum(batches) == sum(len(f) for f in frames) and len(batches) < len(frames)
+
+
 def test_errors_keep_the_type_name_and_message_of_what_the_model_raised(kinds: tuple[Any, str], samples: Any) -> None:
     _, url = kinds
 
