@@ -152,7 +152,8 @@ def test_batched_dataframes_and_series_with_a_keyword_split_back_with_each_calle
 
     async def body(runner: Any) -> tuple[list[Any], list[int]]:
         before = len(await runner.batches_seen.async_run())
-        results = await asyncio.gather(*(runner.weigh.async_run(f, w, scale=0.5) for f, w in zip(frames, weights)))
+        pairs = zip(frames, weights, strict=True)
+        results = await asyncio.gather(*(runner.weigh.async_run(f, w, scale=0.5) for f, w in pairs))
         return results, (await runner.batches_seen.async_run())[before:]
 
     results, batches = call(samples, url, body)
