@@ -6,8 +6,8 @@
 Starts ``tiffin runner echo --runnable bench/client_bench.py:Echo`` (a batchable method
 that returns its input, so the runner costs little and the client's share shows), listening on
 TCP (uvicorn) and on a Unix socket (``runners.sidecar.unix_server``; the ``pooled-unix`` transport), then
-for each transport and concurrency sends ``--requests`` calls of
-one 1×4 float64 row from one client process (uvloop) and prints requests/s, the client
+for each transport and concurrency sends ``--requests`` calls of one 1×4 float64 row (or,
+``--payloads``, msgpack calls) from one client process (uvloop) and prints requests/s, the client
 process's CPU per request (``time.process_time``, the figure that matters on a shared 2-core
 machine) and the runner's CPU per request (from /proc). Nothing is written to disk.
 """
@@ -39,8 +39,26 @@ REPO = HERE.parent.parent
 class Echo(runners.Runnable):
     THREAD_AFFINE = False  # like scikit-learn: tiny batches run on the event loop
     @runners.method(batchable=True, batch_dim=0)
-    def echo(self, x: Any) -> Any:
+    def echo(self, x: Any, *rest: Any, **options: Any) -> Any:
         return x
+
+
+def payload(kind: str) -> Any:
+    """The call each request makes: one 1×4 row (``.npy``), or msgpack calls of other shapes."""
+    from runners.wire.arguments import Arguments
+
+    row = np.array([[5.9, 3.0, 5.1, 1.8]])
+    if kind == "row":
+        return Arguments.of(row)
+    if kind == "call":  # two arrays and a keyword: the msgpack path
+        return Arguments.of(row, row, scale=0.5)
+    if kind == "frame":
+        import pandas as pd
+
+        return Arguments.of(pd.DataFrame(row, columns=["a", "b", "c", "d"]))
+    if kind == "text":
+        return Arguments.of("The quick brown fox jumps over the lazy dog.")
+    raise ValueError(kind)
 
 
 def _free_port() -> int:
@@ -105,17 +123,19 @@ async def _drive(call: Callable[[], Awaitable[Any]], requests: int, concurrency:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-def measure(url: str, transport: str, requests: int, concurrency: int, runner_pid: int) -> dict[str, float]:
+def measure(
+    url: str, transport: str, requests: int, concurrency: int, runner_pid: int, kind: str = "row"
+) -> dict[str, float]:
     from runners.client.runner_client import RunnerClient
 
-    x = np.array([[5.9, 3.0, 5.1, 1.8]])
+    call = payload(kind)
 
     async def main() -> dict[str, float]:
         client = RunnerClient("echo", url, transport=_transport(transport))
         try:
-            await _drive(lambda: client.call("echo", x), min(requests, 500), concurrency)  # warm-up
+            await _drive(lambda: client.call("echo", call), min(requests, 500), concurrency)  # warm-up
             cpu, runner_cpu, wall = time.process_time(), _cpu_seconds(runner_pid), time.perf_counter()
-            await _drive(lambda: client.call("echo", x), requests, concurrency)
+            await _drive(lambda: client.call("echo", call), requests, concurrency)
             wall = time.perf_counter() - wall
             cpu, runner_cpu = time.process_time() - cpu, _cpu_seconds(runner_pid) - runner_cpu
         finally:
@@ -132,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", default="1,64")
     parser.add_argument("--transports", default="pooled,pooled-unix,httpx")
+    parser.add_argument("--payloads", default="row", help="row (one 1×4 array, .npy), call, frame, text (msgpack)")
     args = parser.parse_args(argv)
     for name in args.transports.split(","):
         if name not in ("pooled", "pooled-unix", "httpx", "aiohttp"):
@@ -155,13 +176,14 @@ def main(argv: list[str] | None = None) -> int:
                 print("the sidecar did not start", file=sys.stderr)
                 return 1
             time.sleep(0.05)
-        print(f"{'transport':<12} {'c':>3} {'req/s':>8} {'client µs/req':>14} {'runner µs/req':>14}")
+        print(f"{'transport':<12} {'payload':<7} {'c':>3} {'req/s':>8} {'client µs/req':>14} {'runner µs/req':>14}")
         for name in args.transports.split(","):
             url = f"http+unix://{quote(str(sock), safe='')}" if name.endswith("-unix") else f"http://127.0.0.1:{port}"
-            for concurrency in (int(c) for c in args.concurrency.split(",")):
-                r = measure(url, name.removesuffix("-unix"), args.requests, concurrency, proc.pid)
-                row = f"{name:<12} {concurrency:>3} {r['rps']:>8.0f} {r['client_us']:>14.0f} {r['runner_us']:>14.0f}"
-                print(row, flush=True)
+            for kind in args.payloads.split(","):
+                for concurrency in (int(c) for c in args.concurrency.split(",")):
+                    r = measure(url, name.removesuffix("-unix"), args.requests, concurrency, proc.pid, kind)
+                    row = f"{name:<12} {kind:<7} {concurrency:>3} {r['rps']:>8.0f}"
+                    print(f"{row} {r['client_us']:>14.0f} {r['runner_us']:>14.0f}", flush=True)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)

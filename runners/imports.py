@@ -31,7 +31,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal, NamedTuple
 
-__all__ = ["ImportTarget", "ImportTargetError", "import_target", "is_import_target", "parse_target", "path_of"]
+__all__ = [
+    "ImportTarget",
+    "ImportTargetError",
+    "file_loaded",
+    "import_target",
+    "is_import_target",
+    "parse_target",
+    "path_of",
+]
 
 _FROM_FILE = "__tiffin_loaded_from_file__"  # set on modules loaded by path: ``path_of`` names them by path
 
@@ -89,6 +97,15 @@ def import_target(spec: str, *, base_dirs: Sequence[Path] = ()) -> Any:
         else:
             module = _load_module(spec, target.location, dirs)
     return _get_attribute(spec, module, target.attribute)
+
+
+def file_loaded(location: str) -> bool:
+    """Whether the absolute ``location`` is a file ``import_target`` has already loaded in this process."""
+    path = Path(location).expanduser()
+    if not path.is_absolute():
+        return False
+    with _lock:
+        return path.resolve() in _file_modules
 
 
 def _find_file(spec: str, location: str, dirs: Sequence[Path]) -> Path:

@@ -8,9 +8,12 @@
     runner.configure(url=..., timeout=...)   # else env TIFFIN_RUNNER_<NAME>_URL
     await runner.startup(); await runner.shutdown(); await runner.is_ready()
 
-Remote calls send exactly one argument (the wire carries one value). Concurrent calls of one
-batchable method in one process are coalesced into one request (``runners.client.coalesce``) unless
-batching is disabled (``configure(batching=...)``, from the YAML's ``batching.enabled``).
+Remote calls take positional and keyword arguments, each any value ``runners.wire.values``
+carries (arrays, DataFrames, strings, bytes, pydantic models, images, ...); one that cannot be sent
+is refused here, naming it, before anything leaves the process. Concurrent calls of one
+batchable method in one process are coalesced into one request (``runners.client.coalesce``,
+``runners.wire.arguments``) unless batching is disabled (``configure(batching=...)``, from the
+YAML's ``batching.enabled``).
 ``run`` submits the call
 to the loop captured by ``startup()`` when that loop runs in another thread (the API worker's
 threadpool case), else to a private background loop; on a thread that is running a loop it
@@ -44,6 +47,7 @@ from runners.local_stream import local_values
 from runners.runnable import MethodConfig, Runnable
 from runners.spec import BatchingOptions, RunnerSpec, url_variable
 from runners.wire import deadline as deadlines
+from runners.wire.arguments import Arguments
 
 if TYPE_CHECKING:
     from runners.store.model_store import StoredModel
@@ -238,7 +242,7 @@ class Runner:
         for name, method in self.methods.items():
             if method.config.batchable:
 
-                async def send(value: Any, deadline: float | None, method: str = name) -> Any:
+                async def send(value: Arguments, deadline: float | None, method: str = name) -> Any:
                     return await client.call(method, value, deadline=deadline)
 
                 lanes[name] = Lane(
@@ -258,7 +262,7 @@ class Runner:
         _not_a_stream(self, method)
         if self._local is not None:
             return self._local_method(method)(*args, **kwargs)
-        value = _single(self.name, method, args, kwargs)
+        value = Arguments(args, kwargs)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -283,15 +287,15 @@ class Runner:
             raise TypeError(f"{self.name}.{method} is not a generator: call it with run() or async_run()")
         if self._local is not None:
             return local_values(self._local_method(method)(*args, **kwargs))
-        return self._client().stream(method, _single(self.name, method, args, kwargs), deadline=deadlines.current())
+        return self._client().stream(method, Arguments(args, kwargs), deadline=deadlines.current())
 
     async def _async_run(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         _not_a_stream(self, method)
         if self._local is not None:
             return await asyncio.to_thread(self._local_method(method), *args, **kwargs)
-        return await self._call(method, _single(self.name, method, args, kwargs), deadlines.current())
+        return await self._call(method, Arguments(args, kwargs), deadlines.current())
 
-    async def _call(self, method: str, value: Any, deadline: float | None) -> Any:
+    async def _call(self, method: str, value: Arguments, deadline: float | None) -> Any:
         remote = self._remote()
         lane = remote.lanes.get(method)
         if tracing.is_on():  # one span per caller, even when the lane merges calls into one request
@@ -323,9 +327,3 @@ def _not_a_stream(runner: Runner, method: str) -> None:
 
 def _attributes(runner: str, method: str) -> dict[str, str]:
     return {"tiffin.runner": runner, "tiffin.runner.method": method}
-
-
-def _single(runner: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if len(args) != 1 or kwargs:
-        raise TypeError(f"{runner}.{method} on a runner sidecar takes exactly one positional argument")
-    return args[0]

@@ -196,7 +196,9 @@ def check_runner(runner: Runner) -> None:
         raise SignatureError(
             f"{where(cls.__init__)}: runner {runner.name!r}: {cls.__qualname__} cannot be made with {params} ({exc})"
         ) from None
-    for name in runner.methods:
+    for name, method_config in runner.methods.items():
+        if not method_config.config.batchable:
+            continue  # called with whatever arguments the caller passes, as in this process
         method = getattr(cls, name)
         bound = isinstance(inspect.getattr_static(cls, name), (staticmethod, classmethod))
         try:
@@ -204,7 +206,7 @@ def check_runner(runner: Runner) -> None:
         except TypeError as exc:
             raise SignatureError(
                 f"{where(method)}: runner {runner.name!r} method {name!r} ({_describe(method)}): "
-                f"a runner sidecar calls it with one value, and it cannot be called so ({exc})"
+                f"a batchable method is called with the merged rows as its first argument ({exc})"
             ) from None
         except ValueError:
             continue  # a builtin without a signature: nothing to check

@@ -37,23 +37,31 @@ from dataclasses import dataclass
 from typing import Any
 
 from runners import tracing
-from runners.errors import DeadlineExceeded, RunnerOverloaded, RunnerUnavailable, UnknownMethod, UnsupportedMediaType
+from runners.errors import (
+    DeadlineExceeded,
+    RunnerError,
+    RunnerOverloaded,
+    RunnerUnavailable,
+    UnknownMethod,
+    UnsupportedMediaType,
+)
 from runners.wire import rows
+from runners.wire.arguments import Arguments
 from runners.wire.row_queue import RowQueue
 
 __all__ = ["Lane", "Send"]
 
 logger = logging.getLogger("runners.client.coalesce")
 
-Send = Callable[[Any, "float | None"], Awaitable[Any]]
-"""``send(value, deadline)``: one request to the runner method, its whole answer."""
+Send = Callable[[Arguments, "float | None"], Awaitable[Any]]
+"""``send(call, deadline)``: one request to the runner method, its whole answer."""
 
 _WHOLE_REQUEST = (RunnerUnavailable, RunnerOverloaded, DeadlineExceeded, UnknownMethod, UnsupportedMediaType)
 
 
 @dataclass(slots=True, eq=False)
 class _Call:
-    value: Any
+    value: Arguments
     rows: int
     key: Hashable
     deadline: float | None
@@ -90,9 +98,8 @@ class Lane:
     def queued(self) -> int:
         return len(self._queue)
 
-    async def call(self, value: Any, deadline: float | None) -> Any:
-        key = rows.key(value, self._in_dim)
-        count = rows.count(value, self._in_dim) if key is not None else 0
+    async def call(self, value: Arguments, deadline: float | None) -> Any:
+        key, count = value.layout(self._in_dim)
         if key is None or count >= self._max_rows or (self._inflight < self._max_inflight and not self._queue):
             self._inflight += 1
             try:
@@ -144,12 +151,14 @@ class Lane:
         deadlines = [call.deadline for call in group]
         deadline = None if None in deadlines else max(d for d in deadlines if d is not None)
         try:
+            merged = Arguments.merge(values, self._in_dim)
             if tracing.is_on():
                 with _coalesced(self._name, group):
-                    result = await self._send(rows.merge(values, self._in_dim), deadline)
+                    result = await self._send(merged, deadline)
             else:
-                result = await self._send(rows.merge(values, self._in_dim), deadline)
-            parts = rows.split(result, [call.rows for call in group], self._out_dim, values)
+                result = await self._send(merged, deadline)
+            inputs = [value.rows_of(self._in_dim) for value in values]
+            parts = rows.split(result, [call.rows for call in group], self._out_dim, inputs)
         except _WHOLE_REQUEST as exc:
             for call in group:
                 _fail(call, exc)
@@ -207,7 +216,6 @@ def _expired(call: _Call) -> None:
 def _fail(call: _Call, exc: BaseException) -> None:
     if call.future.done():
         return
-    if isinstance(exc, _WHOLE_REQUEST):
-        # one exception object per caller: raising a shared one would splice their tracebacks
-        exc = type(exc)(exc.message, detail=exc.detail, retry_after=exc.retry_after)
+    if isinstance(exc, _WHOLE_REQUEST) and isinstance(exc, RunnerError):
+        exc = exc.copy()  # one exception object per caller: raising a shared one would splice their tracebacks
     call.future.set_exception(exc)

@@ -1,4 +1,4 @@
-"""The API worker's side of the runner hop: ``RunnerClient.call(method, value, deadline=...)``.
+"""The API worker's side of the runner hop: ``RunnerClient.call(method, Arguments.of(x), deadline=...)``.
 
 One client per event loop per runner (``Runner`` keeps them): a pooled set of keep-alive
 connections to every replica the ``Balancer`` knows, least outstanding requests first. Every
@@ -40,9 +40,10 @@ from runners.client.transport import (
 )
 from runners.errors import DeadlineExceeded, RunnerError, RunnerUnavailable
 from runners.wire import protocol
+from runners.wire.arguments import Arguments
+from runners.wire.values import UnsendableValue
 
 CONNECT_TIMEOUT = 1.0
-_ENCODABLE = (protocol.NPY, protocol.DATAFRAME, protocol.VALUE)
 
 
 class RunnerClient:
@@ -62,11 +63,13 @@ class RunnerClient:
         self._transport: Transport = transport or PooledTransport()
         self._balancer = balancer or Balancer(urls)
 
-    async def call(self, method: str, value: Any, *, deadline: float | None = None) -> Any:
+    async def call(self, method: str, arguments: Arguments, *, deadline: float | None = None) -> Any:
+        """One call of ``method``; ``UnsendableValue`` (a ``TypeError``) before anything is sent if an
+        argument cannot go, naming it."""
         try:
-            content, media = protocol.encode(value, _ENCODABLE)
-        except TypeError as exc:
-            raise TypeError(f"runner {self.name!r} cannot be sent a {type(value).__name__}: {exc}") from None
+            content, media = protocol.encode_call(arguments)
+        except UnsendableValue as exc:
+            raise UnsendableValue(exc.reason, exc.path, f"{self.name}.{method}() {exc.what}") from None
         headers = {"content-type": media, "accept": protocol.CLIENT_ACCEPT}
         if deadline is not None:
             headers[protocol.DEADLINE_HEADER] = repr(deadline)
@@ -79,7 +82,7 @@ class RunnerClient:
         except RunnerError as exc:  # the runner's answer, not the caller's input, is at fault
             raise RunnerError(f"Runner {self.name!r} sent an answer that does not decode.", detail=exc.message) from exc
 
-    def stream(self, method: str, value: Any, *, deadline: float | None = None) -> RunnerStream:
+    def stream(self, method: str, value: Arguments, *, deadline: float | None = None) -> RunnerStream:
         """A call of a generator method: its values as they come (``runners.client.streaming``)."""
         return RunnerStream(
             self.name,

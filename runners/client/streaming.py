@@ -32,6 +32,7 @@ from runners.client.pool import _Origin, split_url
 from runners.client.transport import ConnectionLost
 from runners.errors import DeadlineExceeded, RunnerError, RunnerUnavailable
 from runners.wire import frames, protocol
+from runners.wire.values import UnsendableValue
 
 __all__ = ["RunnerStream"]
 
@@ -272,9 +273,9 @@ class RunnerStream:
 
     async def _open(self) -> _StreamConnection:
         try:
-            content, media = protocol.encode(self._value, (protocol.NPY, protocol.DATAFRAME, protocol.VALUE))
-        except TypeError as exc:
-            raise TypeError(f"runner {self._name!r} cannot be sent a {type(self._value).__name__}: {exc}") from None
+            content, media = protocol.encode_call(self._value)
+        except UnsendableValue as exc:
+            raise UnsendableValue(exc.reason, exc.path, f"{self._name}.{self._method}() {exc.what}") from None
         headers = self._headers(media)
         await self._balancer.ensure_fresh()
         tried: set[Replica] = set()

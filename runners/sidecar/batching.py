@@ -34,10 +34,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from runners import tracing
-from runners.errors import DeadlineExceeded, InvalidInput, RunnerError, RunnerOverloaded, RunnerUnavailable
+from runners.errors import DeadlineExceeded, InvalidInput, Raised, RunnerError, RunnerOverloaded, RunnerUnavailable
 from runners.runnable import MethodConfig
 from runners.spec import BatchingOptions
 from runners.wire import rows
+from runners.wire.arguments import Arguments
 from runners.wire.row_queue import RowQueue
 
 logger = logging.getLogger("runners.sidecar.batching")
@@ -88,7 +89,7 @@ class Ewma:
 
 @dataclass(slots=True, eq=False)
 class _Pending:
-    value: Any
+    value: Arguments
     rows: int
     key: Hashable | None
     deadline: float | None
@@ -98,22 +99,23 @@ class _Pending:
 
 
 def as_runner_error(exc: BaseException) -> RunnerError:
+    """The error a caller gets for ``exc``, carrying what was raised (its type and message)."""
     if isinstance(exc, RunnerError):
         return exc
     if isinstance(exc, ValueError | TypeError | KeyError | IndexError):
-        return InvalidInput(detail=f"{type(exc).__name__}: {exc}"[:1000])
-    return RunnerError(detail=type(exc).__name__)
+        return InvalidInput(detail=f"{type(exc).__name__}: {exc}"[:1000], raised=Raised.of(exc))
+    return RunnerError(detail=type(exc).__name__, raised=Raised.of(exc))
 
 
 def _fresh(err: RunnerError) -> RunnerError:
     """One exception object per waiting caller; raising a shared one would splice their tracebacks."""
-    return type(err)(err.message, detail=err.detail, retry_after=err.retry_after)
+    return err.copy()
 
 
 class Batcher:
     def __init__(
         self,
-        fn: Callable[[Any], Any],
+        fn: Callable[..., Any],
         *,
         config: MethodConfig,
         options: BatchingOptions,
@@ -146,7 +148,7 @@ class Batcher:
     def depth(self) -> int:
         return len(self._queue)
 
-    async def submit(self, value: Any, deadline: float | None = None) -> Any:
+    async def submit(self, value: Arguments, deadline: float | None = None) -> Any:
         """Queue one call and wait for its own part of the batch result."""
         if self._closed:
             raise RunnerUnavailable("The runner is shutting down.")
@@ -156,8 +158,8 @@ class Batcher:
         if len(self._queue) >= self._max_queue:
             self._reject("queue_full")
             raise RunnerOverloaded(detail={"max_queue": self._max_queue}, retry_after=1.0)
-        key = rows.key(value, self._in_dim) if self._batching else None
-        count = rows.count(value, self._in_dim) if key is not None else 1
+        key, count = value.layout(self._in_dim) if self._batching else (None, 0)
+        count = count if key is not None else 1
         now = time.monotonic()
         if self._last_arrival is not None:
             self._last_gap = now - self._last_arrival
@@ -183,7 +185,7 @@ class Batcher:
         gap, compute = self.gap.value, self.compute.value
         return gap is None or compute is None or gap >= compute
 
-    def _run_now(self, value: Any, count: int, arrived: float) -> Any:
+    def _run_now(self, value: Arguments, count: int, arrived: float) -> Any:
         """A call that finds the model idle and nobody queued, run on the spot (see ``INLINE_BELOW``).
 
         Nothing can join it: the loop does not run until it is done. This skips the hand-off to
@@ -284,8 +286,8 @@ class Batcher:
             if not item.future.done():
                 item.future.set_result(result)
 
-    def _run(self, values: list[Any], batch: Any = None) -> list[Any]:
-        """One batch, one result per value; the model's own time (not the hand-off) goes into ``compute``.
+    def _run(self, values: list[Arguments], batch: Any = None) -> list[Any]:
+        """One batch, one result per call; the model's own time (not the hand-off) goes into ``compute``.
 
         ``batch`` is the batch's span while tracing is on: it ends here, after the model's own span.
         """
@@ -298,12 +300,15 @@ class Batcher:
         finally:
             self.compute.add(time.perf_counter() - started)
 
-    def _compute(self, values: list[Any]) -> list[Any]:
+    def _compute(self, values: list[Arguments]) -> list[Any]:
         if len(values) == 1:
-            return [self._fn(values[0])]
-        counts = [rows.count(v, self._in_dim) for v in values]
-        result = self._fn(rows.merge(values, self._in_dim))
-        return rows.split(result, counts, self._out_dim, values)
+            call = values[0]
+            return [self._fn(*call.args, **call.kwargs) if call.kwargs else self._fn(*call.args)]
+        dim = self._in_dim
+        counts = [v.count(dim) for v in values]
+        merged = Arguments.merge(values, dim)
+        result = self._fn(*merged.args, **merged.kwargs)
+        return rows.split(result, counts, self._out_dim, [v.rows_of(dim) for v in values])
 
     def _trace_batch(self, traces: list[Any], enqueued: list[float], start: float, count: int) -> Any:
         """Each request's queue wait (a span per request), and the batch's span, linked to every request."""

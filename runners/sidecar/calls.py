@@ -19,7 +19,7 @@ import orjson
 
 from runners.errors import InvalidInput, RunnerError
 from runners.sidecar.host import ModelHost
-from runners.wire import protocol
+from runners.wire import protocol, values
 
 __all__ = ["Answer", "Headers", "answer", "error_body", "observe"]
 
@@ -71,10 +71,13 @@ async def answer(host: ModelHost, method: str, headers: Iterable[tuple[bytes, by
             raw_deadline = value
     try:
         media = protocol.media_type(content_type.decode("latin-1") if content_type is not None else None)
-        value = protocol.decode(body, media)
-        result = await host.call(method, value, _deadline(raw_deadline))
+        call = protocol.decode_call(body, media)
+        result = await host.call(method, call, _deadline(raw_deadline))
         try:
             payload, out_media = protocol.encode(result, _accepted(accept, media))
+        except values.UnsendableValue as exc:
+            detail = str(values.locate(result, exc).named("the result"))
+            raise RunnerError("The method's result could not be encoded.", detail=detail) from None
         except (TypeError, ValueError) as exc:
             raise RunnerError("The method's result could not be encoded.", detail=str(exc)) from None
         return 200, [(b"content-type", out_media.encode("latin-1"))], payload

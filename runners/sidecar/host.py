@@ -17,6 +17,7 @@ from runners.sidecar.model_stream import ModelStream
 from runners.sidecar.runner_metrics import MethodMetrics, RunnerMetrics
 from runners.spec import Resolved, RunnerSpec, resolve
 from runners.store.model_store import ModelStore
+from runners.wire.arguments import Arguments
 
 logger = logging.getLogger("runners.sidecar.host")
 
@@ -88,7 +89,7 @@ class ModelHost:
     def method_metrics(self, method: str) -> MethodMetrics | None:
         return self._method_metrics.get(method)
 
-    async def call(self, method: str, value: Any, deadline: float | None = None) -> Any:
+    async def call(self, method: str, value: Arguments, deadline: float | None = None) -> Any:
         batcher = self._batchers.get(method)
         if batcher is None:
             if method in self._streams:

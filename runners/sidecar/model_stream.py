@@ -12,6 +12,7 @@ from typing import Any
 
 from runners.errors import RunnerError
 from runners.sidecar.batching import ModelWorker
+from runners.wire.arguments import Arguments
 
 __all__ = ["ModelStream"]
 
@@ -26,8 +27,8 @@ class ModelStream:
         self._worker = worker
         self.name = name
 
-    async def values(self, value: Any) -> AsyncGenerator[Any, None]:
-        made = self._fn(value)  # a generator function: nothing of it runs yet
+    async def values(self, call: Arguments) -> AsyncGenerator[Any, None]:
+        made = self._fn(*call.args, **call.kwargs)  # a generator function: nothing of it runs yet
         if isinstance(made, AsyncGenerator):
             try:
                 async for item in made:

@@ -1,8 +1,8 @@
 """The runner's Prometheus metrics, defined once, in a registry the caller passes in.
 
-The sidecar is a single process, so it uses a plain ``CollectorRegistry`` of its own (never the
-global one, never multiprocess mode). Label children are bound once per method: the hot path
-does no label lookups.
+The sidecar keeps them in a ``CollectorRegistry`` of its own, never the default one, which is
+the model code's (``runners.sidecar.exposition`` serves both). Label children are bound once per
+method: the hot path does no label lookups.
 """
 
 from __future__ import annotations

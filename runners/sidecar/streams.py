@@ -67,7 +67,7 @@ async def answer_stream(
         media, accept, deadline = _parse(headers)
         if frames.STREAM not in accept:
             raise InvalidInput(f"Method {method!r} streams its values: call it with async_stream().")
-        value = protocol.decode(body, media)
+        value = protocol.decode_call(body, media)
         if deadline is not None and deadline <= time.time():
             raise DeadlineExceeded()
     except RunnerError as err:

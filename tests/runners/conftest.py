@@ -105,18 +105,18 @@ def wait_ready(sidecar: Sidecar, within: float = READY_WITHIN) -> None:
 
 @pytest.fixture(scope="session")
 def start_sidecar(tmp_path_factory: pytest.TempPathFactory, tiffin_home: Path) -> Iterator[Callable[..., Sidecar]]:
-    """``start_sidecar("NAME", "--model", tag, port=None, ready=True)``: a ``tiffin runner`` process."""
+    """``start_sidecar("NAME", "--model", tag, port=None, ready=True, env=None)``: a ``tiffin runner`` process."""
     started: list[Sidecar] = []
     logs = tmp_path_factory.mktemp("sidecar_logs")
 
-    def start(*args: str, port: int | None = None, ready: bool = True) -> Sidecar:
+    def start(*args: str, port: int | None = None, ready: bool = True, env: dict[str, str] | None = None) -> Sidecar:
         port = port or free_port()
         log = logs / f"sidecar-{len(started)}-{port}.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen(
                 [*tiffin("runner", *args), "--host", "127.0.0.1", "--port", str(port)],
                 cwd=REPO,
-                env={**os.environ, "TIFFIN_HOME": str(tiffin_home), "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "TIFFIN_HOME": str(tiffin_home), "PYTHONUNBUFFERED": "1", **(env or {})},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

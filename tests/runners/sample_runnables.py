@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pydantic
+from prometheus_client import Counter
 
 import runners
 
@@ -122,3 +124,83 @@ class Talker(runners.Runnable):
     def arrays(self, n: int) -> Iterator[np.ndarray]:
         for i in range(n):
             yield np.full((2, 2), i, dtype=np.float32)
+# -- any value over the hop ------------------------------------------------------------------------
+
+# A metric of the model's own, in prometheus-client's default registry: the sidecar serves it.
+KIND_CALLS = Counter("sample_kind_calls", "Calls of Kinds methods, by method.", ["method"])
+
+
+class Point(pydantic.BaseModel):
+    x: float
+    y: float
+    tags: list[str] = []
+
+
+class ModelBroke(Exception):
+    """An exception class of the model's own: its name and message reach the caller."""
+
+
+class Kinds(runners.Runnable):
+    """Takes and returns every kind of value; reports the types it received."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    @runners.method
+    def echo(self, *args: Any, **kwargs: Any) -> Any:
+        """The arguments back: the only one alone, several as ``(args, kwargs)``."""
+        KIND_CALLS.labels("echo").inc()
+        if len(args) == 1 and not kwargs:
+            return args[0]
+        return args, kwargs
+
+    @runners.method
+    def types(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The type each argument arrived as, on the runner (``module.qualname``)."""
+        KIND_CALLS.labels("types").inc()
+
+        def name(value: Any) -> str:
+            return f"{type(value).__module__}.{type(value).__qualname__}"
+
+        return {"args": [name(a) for a in args], "kwargs": {k: name(v) for k, v in kwargs.items()}}
+
+    @runners.method(batchable=True, batch_dim=0)
+    def affine(self, x: np.ndarray, bias: np.ndarray, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Two outputs per row: ``x * scale + bias`` and its row sums; records each batch's rows."""
+        KIND_CALLS.labels("affine").inc()
+        self.batches.append(len(x))
+        time.sleep(0.002)
+        out = x * scale + bias
+        return out, out.sum(axis=1)
+
+    @runners.method(batchable=True, batch_dim=0)
+    def shout(self, texts: list[str], suffix: str = "!") -> list[str]:
+        return [t.upper() + suffix for t in texts]
+
+    @runners.method(batchable=True, batch_dim=0)
+    def weigh(self, frame: Any, weights: Any, *, scale: float = 1.0) -> Any:
+        """A DataFrame and a Series of rows in, one weighted sum per row out (a Series)."""
+        self.batches.append(len(frame))
+        return frame.sum(axis=1) * weights * scale
+
+    @runners.method
+    def invert(self, image: Any) -> Any:
+        from PIL import ImageOps
+
+        return ImageOps.invert(image)
+
+    @runners.method
+    def fail(self, kind: str, message: str) -> None:
+        if kind == "value":
+            raise ValueError(message)
+        if kind == "key":
+            raise KeyError(message)
+        raise ModelBroke(message)
+
+    @runners.method
+    def unsendable(self) -> Any:
+        return {"fine": 1, "bad": {1, 2}}
+
+    @runners.method
+    def batches_seen(self) -> list[int]:
+        return self.batches

@@ -32,4 +32,6 @@ def test_served_by_a_sidecar_by_module_path_and_by_file_path(start_sidecar: Call
             assert info["methods"]["describe"] == {"batchable": False, "batch_dim": 0}
             described = client.post("/describe", content=b"null", headers={"content-type": "application/json"})
             assert described.json()["classes"] == 3
+            metrics = client.get("/metrics").text  # the example's own counter, beside tiffin's
+            assert 'iris_centroids_predicted_total{label="2"} 3.0' in metrics
         assert sidecar.stop() == 0

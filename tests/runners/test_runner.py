@@ -1,4 +1,5 @@
 import asyncio
+import datetime
 import threading
 import time
 from pathlib import Path
@@ -93,13 +94,13 @@ def test_the_spec_says_how_a_sidecar_serves_it(samples: Any, iris_models: dict[s
     assert iris.spec() == RunnerSpec("iris", model=iris_models["iris_clf"])
 
 
-def test_remote_methods_take_exactly_one_argument(samples: Any) -> None:
+def test_a_value_that_cannot_be_sent_is_refused_before_connecting_naming_it(samples: Any) -> None:
     runner = Runner(samples.Doubler, name="remote")
-    runner.configure(url="http://127.0.0.1:9")
-    with pytest.raises(TypeError, match="exactly one"):
-        runner.echo.run(1, 2)
-    with pytest.raises(TypeError, match="exactly one"):
-        runner.echo.run(value=1)
+    runner.configure(url="http://127.0.0.1:9")  # nothing listens: reaching it would be RunnerUnavailable
+    with pytest.raises(TypeError, match=r"remote\.echo\(\) argument 1 cannot be sent.*set"):
+        runner.echo.run(1, {2})
+    with pytest.raises(TypeError, match=r"remote\.echo\(\) argument 'when' cannot be sent.*datetime"):
+        runner.echo.run(value=1, when=datetime.datetime.now())
 
 
 def test_sync_and_async_calls_to_a_sidecar(iris_sidecar: Any) -> None:

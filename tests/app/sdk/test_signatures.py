@@ -109,6 +109,12 @@ class TwoInputs(runners.Runnable):
         return a - b
 
 
+class NoRows(runners.Runnable):
+    @runners.method(batchable=True)
+    def count(self) -> int:
+        return 0
+
+
 class NeedsSize(runners.Runnable):
     def __init__(self, size: int) -> None:
         self.size = size
@@ -124,8 +130,9 @@ class NeedsSize(runners.Runnable):
 
 
 def test_runners_a_sidecar_cannot_make_or_call_are_refused() -> None:
-    with pytest.raises(SignatureError, match=r"runner 'twoinputs' method 'compare' .*one value"):
-        check_runner(runners.Runner(TwoInputs))
+    check_runner(runners.Runner(TwoInputs))  # several arguments cross the hop
+    with pytest.raises(SignatureError, match=r"runner 'norows' method 'count' .*merged rows"):
+        check_runner(runners.Runner(NoRows))
     with pytest.raises(SignatureError, match=r"runner 'needssize': NeedsSize cannot be made with no init params"):
         check_runner(runners.Runner(NeedsSize))
     check_runner(runners.Runner(NeedsSize, runnable_init_params={"size": 3}))
@@ -143,10 +150,10 @@ def write_service(tmp_path: Path, body: str) -> str:
 def test_loading_refuses_a_runner_a_sidecar_cannot_call(tmp_path: Path) -> None:
     target = write_service(
         tmp_path,
-        "from tests.app.sdk.test_signatures import TwoInputs\n"
-        "svc = Service('s', runners=[runners.Runner(TwoInputs)])\n",
+        "from tests.app.sdk.test_signatures import NoRows\n"
+        "svc = Service('s', runners=[runners.Runner(NoRows)])\n",
     )
-    with pytest.raises(ConfigError, match=r"service: .*runner 'twoinputs' method 'compare'"):
+    with pytest.raises(ConfigError, match=r"service: .*runner 'norows' method 'count'"):
         build_service(load_config(None, env={}, overrides={"service": target}, default_file=False))
 
 

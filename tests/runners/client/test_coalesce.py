@@ -11,6 +11,7 @@ import pytest
 
 from runners.client.coalesce import Lane
 from runners.errors import DeadlineExceeded, InvalidInput, RunnerError, RunnerOverloaded, RunnerUnavailable
+from runners.wire.arguments import Arguments
 from tests.waiting import wait_until_async
 
 T = TypeVar("T")
@@ -27,7 +28,8 @@ class Runner:
         self.delay = delay
         self.sent: list[tuple[Any, float | None]] = []
 
-    async def send(self, value: Any, deadline: float | None) -> Any:
+    async def send(self, call: Arguments, deadline: float | None) -> Any:
+        (value,) = call.args
         self.sent.append((value, deadline))
         await asyncio.sleep(self.delay)
         if isinstance(value, np.ndarray) and (value < 0).any():
@@ -45,9 +47,9 @@ async def sent(runner: Runner, count: int) -> None:
 
 async def behind_one(lane: Lane, *calls: tuple[Any, float | None]) -> list[Any]:
     """A first call that keeps the lane busy, then ``calls`` queued behind it; every outcome, in order."""
-    first = asyncio.ensure_future(lane.call(np.ones((1, 1)), None))
+    first = asyncio.ensure_future(lane.call(Arguments.of(np.ones((1, 1))), None))
     await in_flight(lane, 1)
-    queued = [asyncio.ensure_future(lane.call(value, deadline)) for value, deadline in calls]
+    queued = [asyncio.ensure_future(lane.call(Arguments.of(value), deadline)) for value, deadline in calls]
     return await asyncio.gather(first, *queued, return_exceptions=True)
 
 
@@ -56,7 +58,7 @@ def test_a_lone_call_is_sent_at_once_and_alone() -> None:
     lane = Lane(runner.send)
 
     async def main() -> None:
-        call = asyncio.ensure_future(lane.call(np.array([[1.0, 2.0]]), None))
+        call = asyncio.ensure_future(lane.call(Arguments.of(np.array([[1.0, 2.0]])), None))
         await asyncio.sleep(0)  # one turn of the loop, no timer: the call is already out
         assert len(runner.sent) == 1 and lane.inflight == 1 and lane.queued == 0
         assert (await call).tolist() == [[2.0, 4.0]]
@@ -73,7 +75,7 @@ def test_mixed_multi_row_callers_get_exactly_their_rows_from_few_requests() -> N
     inputs = [np.column_stack([np.full(n, i), np.arange(n)]).astype(float) for i, n in enumerate(sizes)]
 
     async def main() -> list[Any]:
-        return await asyncio.gather(*(lane.call(x, None) for x in inputs))
+        return await asyncio.gather(*(lane.call(Arguments.of(x), None) for x in inputs))
 
     results = run(main())
     for x, result in zip(inputs, results, strict=True):
@@ -118,14 +120,14 @@ def test_a_bad_input_fails_only_its_own_caller() -> None:
 
 
 def test_errors_about_the_whole_request_reach_every_caller() -> None:
-    async def refuse(value: Any, deadline: float | None) -> Any:
+    async def refuse(call: Arguments, deadline: float | None) -> Any:
         await asyncio.sleep(0.01)
         raise RunnerOverloaded(retry_after=1.0)
 
     lane = Lane(refuse)
 
     async def main() -> list[Any]:
-        return await asyncio.gather(*(lane.call(np.ones((1, 2)), None) for _ in range(5)), return_exceptions=True)
+        return await asyncio.gather(*(lane.call(Arguments.of(np.ones((1, 2))), None) for _ in range(5)), return_exceptions=True)
 
     errors = run(main())
     assert all(isinstance(e, RunnerOverloaded) and e.retry_after == 1.0 for e in errors)
@@ -135,7 +137,8 @@ def test_errors_about_the_whole_request_reach_every_caller() -> None:
 def test_an_answer_that_cannot_be_split_is_asked_for_again_per_caller() -> None:
     sent: list[int] = []
 
-    async def summarise(value: Any, deadline: float | None) -> Any:
+    async def summarise(call: Arguments, deadline: float | None) -> Any:
+        (value,) = call.args
         sent.append(len(value))
         await asyncio.sleep(0.01)
         return float(value.sum())  # one number for the whole input, not one per row
@@ -168,10 +171,10 @@ def test_a_caller_that_stops_waiting_leaves_the_others_request_running() -> None
     lane = Lane(runner.send)
 
     async def main() -> None:
-        first = asyncio.ensure_future(lane.call(np.ones((1, 1)), None))
+        first = asyncio.ensure_future(lane.call(Arguments.of(np.ones((1, 1))), None))
         await in_flight(lane, 1)
-        quitter = asyncio.ensure_future(lane.call(np.full((1, 1), 5.0), None))
-        stayer = asyncio.ensure_future(lane.call(np.full((1, 1), 7.0), None))
+        quitter = asyncio.ensure_future(lane.call(Arguments.of(np.full((1, 1), 5.0)), None))
+        stayer = asyncio.ensure_future(lane.call(Arguments.of(np.full((1, 1), 7.0)), None))
         await sent(runner, 2)  # both are in the merged request now
         assert len(runner.sent[1][0]) == 2
         quitter.cancel()
@@ -189,10 +192,10 @@ def test_unmergeable_values_go_alone_and_closing_fails_what_waits() -> None:
     lane = Lane(runner.send)
 
     async def main() -> None:
-        first = asyncio.ensure_future(lane.call(np.ones((1, 1)), None))
+        first = asyncio.ensure_future(lane.call(Arguments.of(np.ones((1, 1))), None))
         await in_flight(lane, 1)
-        waiting = asyncio.ensure_future(lane.call(np.ones((1, 1)), None))
-        scalar = asyncio.ensure_future(lane.call(np.float64(2.0), None))
+        waiting = asyncio.ensure_future(lane.call(Arguments.of(np.ones((1, 1))), None))
+        scalar = asyncio.ensure_future(lane.call(Arguments.of(np.float64(2.0)), None))
         await sent(runner, 2)
         assert lane.queued == 1 and lane.inflight == 2  # the scalar has no rows: it went at once
         await lane.aclose()
@@ -205,11 +208,11 @@ def test_unmergeable_values_go_alone_and_closing_fails_what_waits() -> None:
 
 
 def test_a_failing_send_of_a_lone_call_is_that_callers_error() -> None:
-    async def broken(value: Any, deadline: float | None) -> Any:
+    async def broken(call: Arguments, deadline: float | None) -> Any:
         raise RunnerError("boom")
 
     with pytest.raises(RunnerError, match="boom"):
-        run(Lane(broken).call(np.ones((1, 1)), None))
+        run(Lane(broken).call(Arguments.of(np.ones((1, 1))), None))
 
 
 def test_calls_too_big_to_share_go_at_once_and_a_full_batch_does_not_wait() -> None:
@@ -217,10 +220,10 @@ def test_calls_too_big_to_share_go_at_once_and_a_full_batch_does_not_wait() -> N
     lane = Lane(runner.send, max_rows=4)
 
     async def main() -> None:
-        first = asyncio.ensure_future(lane.call(np.ones((1, 1)), None))
+        first = asyncio.ensure_future(lane.call(Arguments.of(np.ones((1, 1))), None))
         await in_flight(lane, 1)
-        big = [asyncio.ensure_future(lane.call(np.ones((4, 1)), None)) for _ in range(3)]
-        small = [asyncio.ensure_future(lane.call(np.ones((2, 1)), None)) for _ in range(2)]
+        big = [asyncio.ensure_future(lane.call(Arguments.of(np.ones((4, 1))), None)) for _ in range(3)]
+        small = [asyncio.ensure_future(lane.call(Arguments.of(np.ones((2, 1))), None)) for _ in range(2)]
         await sent(runner, 5)
         assert lane.inflight == 5 and lane.queued == 0  # 3 big ones alone, the 2 small ones as one full batch
         await asyncio.gather(first, *big, *small)

@@ -22,6 +22,8 @@ from runners.errors import DeadlineExceeded, RunnerError, RunnerOverloaded, Runn
 from runners.sidecar.server import build_app
 from runners.spec import RunnerSpec
 from runners.wire import protocol
+from runners.wire.arguments import Arguments
+from runners.wire.values import UnsendableValue
 from tests.waiting import wait_until_async
 
 T = TypeVar("T")
@@ -72,10 +74,10 @@ def test_sends_the_value_in_its_wire_format_with_the_deadline() -> None:
     deadline = time.time() + 5
 
     async def main() -> None:
-        result = await client.call("predict", np.array([[5.9, 3.0, 5.1, 1.8]]), deadline=deadline)
+        result = await client.call("predict", Arguments.of(np.array([[5.9, 3.0, 5.1, 1.8]])), deadline=deadline)
         assert result.tolist() == [2]
-        await client.call("predict", pd.DataFrame({"a": [1.0]}))
-        await client.call("predict", [[1, 2]])
+        await client.call("predict", Arguments.of(pd.DataFrame({"a": [1.0]})))
+        await client.call("predict", Arguments.of([[1, 2]]))
 
     run(main())
     (method, url, headers, body, timeout, connect), second, third = transport.calls
@@ -84,16 +86,18 @@ def test_sends_the_value_in_its_wire_format_with_the_deadline() -> None:
     assert float(headers[protocol.DEADLINE_HEADER]) == deadline
     assert 4 < timeout <= 5 and connect == 1.0
     assert protocol.decode(body or b"", protocol.NPY).tolist() == [[5.9, 3.0, 5.1, 1.8]]
-    assert second[2]["content-type"] == protocol.DATAFRAME and protocol.DEADLINE_HEADER not in second[2]
+    assert second[2]["content-type"] == protocol.CALL and protocol.DEADLINE_HEADER not in second[2]
+    pd.testing.assert_frame_equal(protocol.decode_call(second[3] or b"", protocol.CALL).args[0], pd.DataFrame({"a": [1.0]}))
     assert second[4] == 30
-    assert third[2]["content-type"] == protocol.VALUE and orjson.loads(third[3] or b"") == [[1, 2]]
+    assert third[2]["content-type"] == protocol.CALL
+    assert protocol.decode_call(third[3] or b"", protocol.CALL) == Arguments.of([[1, 2]])
 
 
 def test_a_passed_deadline_is_not_sent() -> None:
     transport = FakeTransport(answer(1))
     client = RunnerClient("iris", "http://10.1.1.1:3001", transport=transport)
     with pytest.raises(DeadlineExceeded):
-        run(client.call("predict", 1, deadline=time.time() - 0.1))
+        run(client.call("predict", Arguments.of(1), deadline=time.time() - 0.1))
     assert transport.calls == []
 
 
@@ -115,7 +119,7 @@ def test_error_answers_become_the_runner_error_they_were(
 
     client = RunnerClient("iris", "http://10.1.1.1:3001", transport=FakeTransport(handler))
     with pytest.raises(RunnerError) as caught:
-        run(client.call("predict", 1))
+        run(client.call("predict", Arguments.of(1)))
     assert type(caught.value) is kind and caught.value.retry_after == retry_after
 
 
@@ -130,7 +134,7 @@ def test_connect_failures_move_on_to_the_next_replica_then_give_up() -> None:
 
     async def main() -> None:
         for _ in range(3):
-            assert await client.call("echo", 1) == "ok"
+            assert await client.call("echo", Arguments.of(1)) == "ok"
 
     run(main())
     assert sum("10.0.0.1" in call[1] for call in transport.calls) == 1  # ejected after refusing
@@ -140,7 +144,7 @@ def test_connect_failures_move_on_to_the_next_replica_then_give_up() -> None:
 
     client = RunnerClient("iris", "http://10.0.0.1:1,http://10.0.0.2:1", transport=FakeTransport(refuse))
     with pytest.raises(RunnerUnavailable, match="unreachable"):
-        run(client.call("echo", 1))
+        run(client.call("echo", Arguments.of(1)))
 
 
 def test_a_connect_timeout_gets_a_second_chance_and_a_lost_connection_one_retry() -> None:
@@ -152,14 +156,14 @@ def test_a_connect_timeout_gets_a_second_chance_and_a_lost_connection_one_retry(
         return await answer("ok")(method, url, {}, None, 1)
 
     transport = FakeTransport(flaky)
-    assert run(RunnerClient("iris", "http://10.0.0.1:1", transport=transport).call("echo", 1)) == "ok"
+    assert run(RunnerClient("iris", "http://10.0.0.1:1", transport=transport).call("echo", Arguments.of(1))) == "ok"
     assert len(transport.calls) == 3
 
     async def lost(*_: Any) -> RawResponse:
         raise ConnectionLost("closed")
 
     with pytest.raises(RunnerUnavailable, match="closed the connection"):
-        run(RunnerClient("iris", "http://10.0.0.1:1", transport=FakeTransport(lost)).call("echo", 1))
+        run(RunnerClient("iris", "http://10.0.0.1:1", transport=FakeTransport(lost)).call("echo", Arguments.of(1)))
 
 
 def test_a_read_timeout_is_a_deadline_exceeded() -> None:
@@ -167,7 +171,7 @@ def test_a_read_timeout_is_a_deadline_exceeded() -> None:
         raise TimedOut("read timeout")
 
     with pytest.raises(DeadlineExceeded):
-        run(RunnerClient("iris", "http://10.0.0.1:1", transport=FakeTransport(slow)).call("echo", 1))
+        run(RunnerClient("iris", "http://10.0.0.1:1", transport=FakeTransport(slow)).call("echo", Arguments.of(1)))
 
 
 def test_requests_go_to_the_replica_with_the_fewest_in_flight() -> None:
@@ -187,10 +191,10 @@ def test_requests_go_to_the_replica_with_the_fewest_in_flight() -> None:
         release = asyncio.Event()
         await client._balancer.ensure_fresh()
         client._balancer._turn = -1  # the first pick lands on 10.0.0.1
-        stuck = asyncio.ensure_future(client.call("echo", 1))
+        stuck = asyncio.ensure_future(client.call("echo", Arguments.of(1)))
         await wait_until_async(lambda: len(seen) == 1, message="the first call held at 10.0.0.1")
         for _ in range(5):
-            await client.call("echo", 1)
+            await client.call("echo", Arguments.of(1))
         release.set()
         await stuck
 
@@ -206,7 +210,7 @@ def test_hosts_resolved_to_addresses_keep_their_host_header() -> None:
     client = RunnerClient(
         "iris", "http://runner:3001", transport=transport, balancer=Balancer("http://runner:3001", resolver=dns)
     )
-    run(client.call("echo", 1))
+    run(client.call("echo", Arguments.of(1)))
     assert transport.calls[0][1] == "http://10.0.0.7:3001/echo"
     assert transport.calls[0][2]["host"] == "runner:3001"
 
@@ -228,16 +232,16 @@ def test_round_trips_through_the_real_server() -> None:
     async def main() -> None:
         async with in_process_runner() as client:
             x = np.arange(6.0).reshape(3, 2)
-            assert np.array_equal(await client.call("double", x), x * 2)
+            assert np.array_equal(await client.call("double", Arguments.of(x)), x * 2)
             frame = pd.DataFrame({"a": [1.5, 2.5], "b": [1, 2]}, index=[4, 5])
-            pd.testing.assert_frame_equal(await client.call("double", frame), frame * 2)
-            assert await client.call("echo", {"k": [1, "two", None]}) == {"k": [1, "two", None]}
-            assert await client.call("echo", [[1, 2], [3, 4]]) == [[1, 2], [3, 4]]  # lists stay lists
-            assert await client.call("double", [1, 2]) == [2, 4]
+            pd.testing.assert_frame_equal(await client.call("double", Arguments.of(frame)), frame * 2)
+            assert await client.call("echo", Arguments.of({"k": [1, "two", None]})) == {"k": [1, "two", None]}
+            assert await client.call("echo", Arguments.of([[1, 2], [3, 4]])) == [[1, 2], [3, 4]]  # lists stay lists
+            assert await client.call("double", Arguments.of([1, 2])) == [2, 4]
             with pytest.raises(UnknownMethod):
-                await client.call("nope", 1)
+                await client.call("nope", Arguments.of(1))
             with pytest.raises(RunnerError) as caught:
-                await client.call("crash", 1)
+                await client.call("crash", Arguments.of(1))
             assert caught.value.detail == "RuntimeError"
             assert await client.ready()
 
@@ -250,11 +254,17 @@ def test_an_answer_that_does_not_decode_is_the_runners_fault_not_the_callers() -
 
     client = RunnerClient("iris", "http://10.0.0.1:1", transport=FakeTransport(garbled))
     with pytest.raises(RunnerError) as caught:
-        run(client.call("predict", 1))
+        run(client.call("predict", Arguments.of(1)))
     assert type(caught.value) is RunnerError and "does not decode" in caught.value.message
 
 
-def test_values_without_a_wire_format_are_a_type_error() -> None:
-    client = RunnerClient("iris", "http://10.0.0.1:1", transport=FakeTransport(answer(1)))
-    with pytest.raises(TypeError, match="cannot be sent a object"):
-        run(client.call("predict", object()))
+def test_values_without_a_wire_format_are_refused_before_sending_naming_the_argument() -> None:
+    transport = FakeTransport(answer(1))
+    client = RunnerClient("iris", "http://10.0.0.1:1", transport=transport)
+    with pytest.raises(TypeError, match=r"iris\.predict\(\) argument 0 cannot be sent .*builtins\.object"):
+        run(client.call("predict", Arguments.of(object())))
+    with pytest.raises(UnsendableValue, match=r"iris\.predict\(\) argument 'labels'\[1\]\['k'\] cannot be sent .*set"):
+        run(client.call("predict", Arguments.of(np.ones(2), labels=[{"k": 1}, {"k": {2}}])))
+    with pytest.raises(UnsendableValue, match=r"argument 1 cannot be sent.*dtype object"):
+        run(client.call("predict", Arguments.of(1, np.array([None]))))
+    assert transport.calls == []

@@ -13,6 +13,7 @@ from runners.runnable import MethodConfig
 from runners.sidecar import batching
 from runners.sidecar.batching import Batcher, ModelWorker
 from runners.spec import BatchingOptions
+from runners.wire.arguments import Arguments
 from tests.waiting import wait_until_async
 
 T = TypeVar("T")
@@ -100,7 +101,7 @@ def test_concurrent_calls_are_merged_and_split_back_exactly() -> None:
     inputs = [np.array([[i, r, rng.random()] for r in range(rng.randint(1, 5))]) for i in range(60)]
 
     async def main() -> list[Any]:
-        return await asyncio.gather(*(batcher.submit(x) for x in inputs))
+        return await asyncio.gather(*(batcher.submit(Arguments.of(x)) for x in inputs))
 
     results = run(main())
     for x, result in zip(inputs, results, strict=True):
@@ -118,9 +119,9 @@ def test_no_batch_exceeds_max_batch_size_and_a_bigger_caller_runs_alone() -> Non
 
     async def main() -> list[Any]:
         model.gate.clear()
-        first = asyncio.ensure_future(batcher.submit(np.zeros((1, 2))))
+        first = asyncio.ensure_future(batcher.submit(Arguments.of(np.zeros((1, 2)))))
         await started(model)
-        rest = [batcher.submit(np.full((n, 2), n)) for n in (3, 2, 10, 1, 2, 3)]
+        rest = [batcher.submit(Arguments.of(np.full((n, 2), n))) for n in (3, 2, 10, 1, 2, 3)]
         pending = asyncio.gather(first, *rest)
         await queued(batcher, 6)
         model.gate.set()
@@ -142,7 +143,7 @@ def test_a_lone_request_is_not_held_when_waiting_cannot_pay_off() -> None:
     async def main() -> None:
         batcher.cost.value, batcher.gap.value = 0.001, 10.0  # cheap model, rare arrivals
         model.gate.clear()
-        call = asyncio.ensure_future(batcher.submit(np.ones((1, 2))))
+        call = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 2)))))
         for _ in range(10):  # a few turns of the loop and no timer: a held request would wait on one
             await asyncio.sleep(0)
         assert recorder.depths == [1, 0]  # queued, and taken for the model at once
@@ -159,9 +160,9 @@ def test_waits_for_the_next_request_when_arrivals_beat_the_cost_of_a_batch() -> 
 
     async def main() -> None:
         batcher.cost.value, batcher.gap.value = 5.0, 0.2  # costly batches, frequent arrivals
-        first = asyncio.ensure_future(batcher.submit(np.ones((1, 2))))
+        first = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 2)))))
         await asyncio.sleep(0.01)  # the next arrival, 10 ms later
-        await asyncio.gather(first, batcher.submit(np.ones((1, 2))))
+        await asyncio.gather(first, batcher.submit(Arguments.of(np.ones((1, 2)))))
 
     run(main())
     assert model.batches == [2]
@@ -173,12 +174,12 @@ def test_a_full_queue_is_refused_at_once() -> None:
 
     async def main() -> None:
         model.gate.clear()
-        running = asyncio.ensure_future(batcher.submit(np.ones((1, 1))))
+        running = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 1)))))
         await started(model)
-        waiting = [asyncio.ensure_future(batcher.submit(np.ones((1, 1)))) for _ in range(2)]
+        waiting = [asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 1))))) for _ in range(2)]
         await queued(batcher, 2)
         with pytest.raises(RunnerOverloaded) as caught:
-            await batcher.submit(np.ones((1, 1)))
+            await batcher.submit(Arguments.of(np.ones((1, 1))))
         assert caught.value.retry_after is not None and caught.value.status_code == 503
         model.gate.set()
         await asyncio.gather(running, *waiting)
@@ -193,12 +194,12 @@ def test_work_past_its_deadline_is_dropped_before_it_is_computed() -> None:
 
     async def main() -> None:
         with pytest.raises(DeadlineExceeded):
-            await batcher.submit(np.ones((1, 1)), deadline=time.time() - 1)
+            await batcher.submit(Arguments.of(np.ones((1, 1))), deadline=time.time() - 1)
         model.gate.clear()
-        running = asyncio.ensure_future(batcher.submit(np.ones((1, 1))))
+        running = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 1)))))
         await started(model)
         passes = time.time() + 0.05
-        late = asyncio.ensure_future(batcher.submit(np.full((1, 1), 7.0), deadline=passes))
+        late = asyncio.ensure_future(batcher.submit(Arguments.of(np.full((1, 1), 7.0)), deadline=passes))
         await wait_until_async(
             lambda: batcher.depth == 1 and time.time() > passes,
             interval=0.005,
@@ -221,10 +222,10 @@ def test_a_bad_input_fails_only_its_own_caller() -> None:
 
     async def main() -> Any:
         model.gate.clear()
-        first = asyncio.ensure_future(batcher.submit(np.ones((1, 1))))
+        first = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 1)))))
         await started(model)
-        good = batcher.submit(np.full((2, 1), 3.0))
-        bad = batcher.submit(np.full((1, 1), -1.0))
+        good = batcher.submit(Arguments.of(np.full((2, 1), 3.0)))
+        bad = batcher.submit(Arguments.of(np.full((1, 1), -1.0)))
         pending = asyncio.gather(first, good, bad, return_exceptions=True)
         await queued(batcher, 2)
         model.gate.set()
@@ -242,7 +243,7 @@ def test_errors_in_model_code_become_runner_errors() -> None:
 
     batcher, _ = make(broken)
     with pytest.raises(RunnerError) as caught:
-        run(batcher.submit(np.ones((1, 1))))
+        run(batcher.submit(Arguments.of(np.ones((1, 1)))))
     assert type(caught.value) is RunnerError and caught.value.detail == "RuntimeError"
 
 
@@ -252,7 +253,7 @@ def test_inference_runs_off_the_event_loop() -> None:
 
     async def main() -> None:
         model.gate.clear()
-        call = asyncio.ensure_future(batcher.submit(np.ones((1, 1))))
+        call = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 1)))))
         await started(model)
         assert model.active == 1  # the loop runs this while the model is inside its call, held at the gate
         assert model.threads[0] is not threading.current_thread()
@@ -269,7 +270,7 @@ def test_one_model_copy_runs_one_batch_at_a_time_across_methods() -> None:
     second, _ = make(model, worker=worker)
 
     async def main() -> None:
-        await asyncio.gather(*(b.submit(np.ones((1, 1))) for _ in range(20) for b in (first, second)))
+        await asyncio.gather(*(b.submit(Arguments.of(np.ones((1, 1)))) for _ in range(20) for b in (first, second)))
 
     run(main())
     assert model.most_active == 1
@@ -281,10 +282,10 @@ def test_inputs_of_different_layouts_are_not_merged() -> None:
 
     async def main() -> Any:
         model.gate.clear()
-        first = asyncio.ensure_future(batcher.submit(np.ones((1, 4))))
+        first = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 4)))))
         await started(model)
         pending = asyncio.gather(
-            first, batcher.submit(np.ones((2, 3))), batcher.submit(np.ones((1, 4))), batcher.submit([1, 2])
+            first, batcher.submit(Arguments.of(np.ones((2, 3)))), batcher.submit(Arguments.of(np.ones((1, 4)))), batcher.submit(Arguments.of([1, 2]))
         )
         await queued(batcher, 3)
         model.gate.set()
@@ -300,7 +301,7 @@ def test_non_batchable_methods_take_one_call_per_run() -> None:
     batcher, _ = make(model, config=MethodConfig.make(False))
 
     async def main() -> None:
-        await asyncio.gather(*(batcher.submit(np.ones((2, 1))) for _ in range(10)))
+        await asyncio.gather(*(batcher.submit(Arguments.of(np.ones((2, 1)))) for _ in range(10)))
 
     run(main())
     assert model.batches == [2] * 10
@@ -312,14 +313,14 @@ def test_callers_that_gave_up_are_skipped() -> None:
 
     async def main() -> None:
         model.gate.clear()
-        first = asyncio.ensure_future(batcher.submit(np.ones((1, 1))))
+        first = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 1)))))
         await started(model)
-        gone = asyncio.ensure_future(batcher.submit(np.full((1, 1), 5.0)))
+        gone = asyncio.ensure_future(batcher.submit(Arguments.of(np.full((1, 1), 5.0))))
         await queued(batcher, 1)
         gone.cancel()
         model.gate.set()
         await first
-        await batcher.submit(np.ones((1, 1)))
+        await batcher.submit(Arguments.of(np.ones((1, 1))))
 
     run(main())
     assert not any(np.any(x == 5.0) for x in model.seen)
@@ -331,9 +332,9 @@ def test_close_fails_the_callers_still_waiting() -> None:
 
     async def main() -> None:
         model.gate.clear()
-        first = asyncio.ensure_future(batcher.submit(np.ones((1, 1))))
+        first = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 1)))))
         await started(model)
-        waiting = asyncio.ensure_future(batcher.submit(np.ones((1, 1))))
+        waiting = asyncio.ensure_future(batcher.submit(Arguments.of(np.ones((1, 1)))))
         await queued(batcher, 1)
         await batcher.close()
         model.gate.set()
@@ -341,7 +342,7 @@ def test_close_fails_the_callers_still_waiting() -> None:
             with pytest.raises(RunnerUnavailable):
                 await call
         with pytest.raises(RunnerUnavailable):
-            await batcher.submit(np.ones((1, 1)))
+            await batcher.submit(Arguments.of(np.ones((1, 1))))
 
     run(main())
 
@@ -351,7 +352,7 @@ def test_nothing_per_request_is_left_scheduled_after_the_answers() -> None:
 
     async def main() -> tuple[int, int]:
         for _ in range(5):
-            await asyncio.gather(*(batcher.submit(np.ones((1, 1))) for _ in range(30)))
+            await asyncio.gather(*(batcher.submit(Arguments.of(np.ones((1, 1)))) for _ in range(30)))
         await asyncio.sleep(0.05)  # longer than max_latency_ms: a timer of the batcher's own would have run out
         loop = asyncio.get_running_loop()
         timers = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
@@ -383,7 +384,7 @@ def test_quick_batches_of_a_thread_free_model_run_on_the_event_loop(inline_below
             worker = ModelWorker("t")
             batcher = Batcher(model, config=BATCHABLE, options=BatchingOptions(), worker=worker, inline=inline)
             for i in range(5):
-                assert (await batcher.submit(np.array([[i]]))).tolist() == [[i]]
+                assert (await batcher.submit(Arguments.of(np.array([[i]])))).tolist() == [[i]]
             await batcher.close()
             worker.close()
 
@@ -404,13 +405,13 @@ def test_a_lone_call_to_a_quick_model_runs_on_the_spot_and_busy_arrivals_still_b
         batcher = Batcher(
             model, config=BATCHABLE, options=BatchingOptions(), worker=worker, inline=True, observer=recorder
         )
-        await batcher.submit(np.ones((1, 1)))  # measured on the model thread first
+        await batcher.submit(Arguments.of(np.ones((1, 1))))  # measured on the model thread first
         await asyncio.sleep(0.01)  # the next call comes 10 ms later: arrivals sparser than the model
         queued = len(recorder.depths)
-        assert (await batcher.submit(np.ones((1, 1)))).tolist() == [[2.0]]
+        assert (await batcher.submit(Arguments.of(np.ones((1, 1))))).tolist() == [[2.0]]
         assert len(recorder.depths) == queued and len(recorder.batches) == 2  # never queued, still counted
         batcher.gap.value = 0.0  # calls now come faster than the model computes
-        results = await asyncio.gather(*(batcher.submit(np.full((1, 1), float(i))) for i in range(6)))
+        results = await asyncio.gather(*(batcher.submit(Arguments.of(np.full((1, 1), float(i)))) for i in range(6)))
         assert [r.tolist() for r in results] == [[[2.0 * i]] for i in range(6)]
         await batcher.close()
         worker.close()

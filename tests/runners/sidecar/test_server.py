@@ -145,6 +145,7 @@ def test_json_values_and_errors_from_model_code() -> None:
                 "error": "The runner failed to compute the result.",
                 "type": "RunnerError",
                 "detail": "RuntimeError",
+                "raised": {"module": "builtins", "type": "RuntimeError", "message": "the model broke"},
             }
 
     run(main())

@@ -21,6 +21,7 @@ from runners.errors import InvalidInput, RunnerError
 from runners.sidecar.server import build_app
 from runners.spec import RunnerSpec
 from runners.wire import frames
+from runners.wire.arguments import Arguments
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_runnables.py"
 
@@ -56,13 +57,13 @@ def test_values_arrive_as_the_model_makes_them(tmp_path: Path, transport: str) -
         async with sidecar(tmp_path) as (_, urls):
             client = RunnerClient("talker", urls[transport])
             gate = tmp_path / "gate"
-            stream = client.stream("words", {"words": ["a", "b", "c"], "gate": str(gate)})
+            stream = client.stream("words", Arguments.of({"words": ["a", "b", "c"], "gate": str(gate)}))
             assert await stream.__anext__() == "a"  # the model now waits for the gate
             assert not gate.exists()
             gate.touch()
             assert [w async for w in stream] == ["b", "c"]
-            assert [w async for w in client.stream("async_words", {"words": ["x", "y"]})] == ["x", "y"]
-            arrays = [a async for a in client.stream("arrays", 3)]
+            assert [w async for w in client.stream("async_words", Arguments.of({"words": ["x", "y"]}))] == ["x", "y"]
+            arrays = [a async for a in client.stream("arrays", Arguments.of(3))]
             assert [a.dtype for a in arrays] == [np.float32] * 3 and [int(a[0, 0]) for a in arrays] == [0, 1, 2]
             await client.aclose()
 
@@ -74,15 +75,15 @@ def test_closing_the_stream_stops_the_models_generator(tmp_path: Path, transport
     async def main() -> None:
         async with sidecar(tmp_path) as (_, urls):
             client = RunnerClient("talker", urls[transport])
-            async with client.stream("forever", 0.005) as stream:
+            async with client.stream("forever", Arguments.of(0.005)) as stream:
                 assert [await stream.__anext__() for _ in range(3)] == [1, 2, 3]
             deadline = time.monotonic() + 30
-            while (progress := await client.call("progress", 0))["closed"] < 1:
+            while (progress := await client.call("progress", Arguments.of(0)))["closed"] < 1:
                 assert time.monotonic() < deadline, progress
                 await asyncio.sleep(0.02)
             stopped = progress["made"]
             await asyncio.sleep(0.2)
-            assert (await client.call("progress", 0))["made"] == stopped  # nothing more is generated
+            assert (await client.call("progress", Arguments.of(0)))["made"] == stopped  # nothing more is generated
             await client.aclose()
 
     asyncio.run(main())
@@ -92,14 +93,14 @@ def test_errors_before_and_during_a_stream(tmp_path: Path) -> None:
     async def main() -> None:
         async with sidecar(tmp_path) as (_, urls):
             client = RunnerClient("talker", urls["unix"])
-            stream = client.stream("breaks", 2)
+            stream = client.stream("breaks", Arguments.of(2))
             assert [await stream.__anext__(), await stream.__anext__()] == [0, 1]
-            with pytest.raises(InvalidInput, match="could not use the input"):
+            with pytest.raises(InvalidInput, match="the model broke mid-stream"):  # its own message
                 await stream.__anext__()
             with pytest.raises(InvalidInput, match="streams its values"):
-                await client.call("words", {"words": []})
+                await client.call("words", Arguments.of({"words": []}))
             with pytest.raises(RunnerError):
-                async for _ in client.stream("words", 42):  # the model cannot iterate an int's words
+                async for _ in client.stream("words", Arguments.of(42)):  # the model cannot iterate an int's words
                     pass
             await client.aclose()
 

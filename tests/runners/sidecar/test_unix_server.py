@@ -16,6 +16,7 @@ from runners.client.runner_client import RunnerClient
 from runners.errors import InvalidInput, RunnerError, UnknownMethod
 from runners.sidecar.server import build_app
 from runners.spec import RunnerSpec
+from runners.wire.arguments import Arguments
 from tests.waiting import wait_until_async
 
 T = TypeVar("T")
@@ -59,14 +60,14 @@ def test_calls_errors_and_probes_through_the_pooled_client(tmp_path: Path) -> No
         async with sidecar(sock) as app:
             client = RunnerClient("doubler", f"http+unix://{quote(str(sock), safe='')}")
             x = np.arange(6.0).reshape(3, 2)
-            assert np.array_equal(await client.call("double", x), x * 2)
-            assert await client.call("echo", {"k": [1, None]}) == {"k": [1, None]}
+            assert np.array_equal(await client.call("double", Arguments.of(x)), x * 2)
+            assert await client.call("echo", Arguments.of({"k": [1, None]})) == {"k": [1, None]}
             with pytest.raises(InvalidInput):
-                await client.call("double", np.array([[-1.0]]))
+                await client.call("double", Arguments.of(np.array([[-1.0]])))
             with pytest.raises(UnknownMethod):
-                await client.call("nope", 1)
+                await client.call("nope", Arguments.of(1))
             with pytest.raises(RunnerError) as crashed:
-                await client.call("crash", 1)
+                await client.call("crash", Arguments.of(1))
             assert crashed.value.detail == "RuntimeError"
             assert await client.ready()
             await client.aclose()

@@ -18,6 +18,7 @@ from runners.runnable import MethodConfig
 from runners.sidecar.batching import Batcher, ModelWorker
 from runners.spec import BatchingOptions
 from runners.tracing.options import TracingOptions
+from runners.wire.arguments import Arguments
 from tests.procs import ROOT
 
 
@@ -85,7 +86,7 @@ def test_coalesced_callers_keep_their_own_spans_linked_both_ways_to_the_hop(span
 
         async def caller(i: int) -> Any:
             with tracing.span(f"caller {i}", kind="client"):
-                return await lane.call(np.array([[i]]), None)
+                return await lane.call(Arguments.of(np.array([[i]])), None)
 
         first = asyncio.create_task(caller(0))  # goes at once, alone, and holds the lane
         await asyncio.sleep(0)
@@ -119,7 +120,7 @@ def test_a_batch_links_every_request_in_it_and_each_wait_is_its_own_span(spans: 
 
         async def request(i: int) -> Any:
             with tracing.span(f"request {i}", kind="server"):
-                return await batcher.submit(np.array([[i]]))
+                return await batcher.submit(Arguments.of(np.array([[i]])))
 
         # hold the model thread so the requests queue up and go as one batch
         async with worker.lock:

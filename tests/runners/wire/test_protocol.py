@@ -74,13 +74,12 @@ def test_dataframes_keep_columns_dtypes_and_index() -> None:
         },
         index=[7, 9],
     )
-    body, media = protocol.encode(frame)
-    assert media == protocol.DATAFRAME
-    back = protocol.decode(body, media)
-    pd.testing.assert_frame_equal(back, frame)
-
     series = pd.Series([1.5, 2.5], name="score")
-    pd.testing.assert_series_equal(protocol.decode(*protocol.encode(series)), series)
+    for media in (protocol.DATAFRAME, protocol.MSGPACK):
+        body, sent_as = protocol.encode(frame, {media})
+        assert sent_as == media
+        pd.testing.assert_frame_equal(protocol.decode(body, media), frame)
+        pd.testing.assert_series_equal(protocol.decode(*protocol.encode(series, {media})), series)
 
 
 @pytest.mark.parametrize(
