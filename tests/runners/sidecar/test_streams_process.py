@@ -61,12 +61,11 @@ def test_a_client_that_goes_away_stops_the_model(talk: str) -> None:
     assert httpx.post(talk + "/progress", json=0, timeout=30).json()["made"] == progress["made"]
 
 
-def test_over_tcp_to_a_sidecar_process(start_sidecar: Callable[..., Sidecar]) -> None:
+def test_over_tcp_to_a_sidecar_process(start_sidecar: Callable[..., Sidecar], samples: Any) -> None:
     sidecar = start_sidecar("talker", "--runnable", f"{SAMPLES}:Talker")
-    from tests.runners.sample_runnables import Talker
 
     async def main() -> None:
-        runner = runners.Runner(Talker, name="talker")
+        runner = runners.Runner(samples.Talker, name="talker")
         runner.configure(url=sidecar.url)
         await runner.startup()
         assert [w async for w in runner.words.async_stream({"words": ["a", "b"]})] == ["a", "b"]

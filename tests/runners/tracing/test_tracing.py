@@ -78,9 +78,9 @@ def test_coalesced_callers_keep_their_own_spans_linked_both_ways_to_the_hop(span
     async def main() -> None:
         gate = asyncio.Event()
 
-        async def send(value: Any, deadline: float | None) -> Any:
+        async def send(value: Arguments, deadline: float | None) -> Any:
             await gate.wait()
-            return value * 2
+            return value.args[0] * 2
 
         lane = Lane(send, name="runner r.m")
 
