@@ -217,6 +217,7 @@ class RunnerConfig(BaseModel):
     url: str | None = None
     timeout: float = Field(30.0, gt=0)
     batching: BatchingConfig = BatchingConfig()
+    workers: int = Field(1, ge=1)  # sidecar processes `tiffin serve` runs for it, each with its own model copy
 
     @field_validator("model")
     @classmethod
@@ -244,8 +245,10 @@ class RunnerConfig(BaseModel):
         """What the sidecar for this runner serves."""
         batching = self.batching.to_options()
         if self.model is not None:
-            return RunnerSpec(name, model=self.model, batching=batching)
-        return RunnerSpec(name, runnable=self.runnable, init_params=dict(self.init_params), batching=batching)
+            return RunnerSpec(name, model=self.model, batching=batching, workers=self.workers)
+        return RunnerSpec(
+            name, runnable=self.runnable, init_params=dict(self.init_params), batching=batching, workers=self.workers
+        )
 
     @model_validator(mode="after")
     def _model_or_runnable(self) -> RunnerConfig:

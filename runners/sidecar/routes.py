@@ -3,7 +3,7 @@
     GET  /livez, /healthz     200 from the first moment
     GET  /readyz              200 once the model is loaded; 503 + Retry-After while it loads or drains
     GET  /info                the model's tag, framework, methods and batching settings
-    GET  /metrics             Prometheus text of the sidecar's registry
+    GET  /metrics             Prometheus text: the sidecar's registry, or all of the runner's workers
     POST /<method>            one call of the model (``runners.sidecar.calls.answer``)
     anything else             404, or 405 (with ``Allow``) for a known path with the wrong method
 
@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from runners.sidecar.calls import Answer, Headers, answer
 from runners.sidecar.host import ModelHost
+from runners.sidecar.runner_metrics import exposition
 from runners.wire import protocol
 from runners.wire.probes import LIVE_BODY, LIVENESS_PATHS, READINESS_PATH
 
@@ -76,4 +77,4 @@ class Routes:
         return _json(200, self.host.describe())
 
     def _metrics(self) -> Answer:
-        return 200, [(b"content-type", CONTENT_TYPE_LATEST.encode())], generate_latest(self.registry)
+        return 200, [(b"content-type", CONTENT_TYPE_LATEST.encode())], exposition(self.registry)

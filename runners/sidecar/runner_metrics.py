@@ -1,16 +1,21 @@
 """The runner's Prometheus metrics, defined once, in a registry the caller passes in.
 
-The sidecar is a single process, so it uses a plain ``CollectorRegistry`` of its own (never the
-global one, never multiprocess mode). Label children are bound once per method: the hot path
-does no label lookups.
+A sidecar uses a ``CollectorRegistry`` of its own, never the global one. A runner served by
+several worker processes (``runners.<name>.workers``), or by a supervisor that respawns its
+worker, runs prometheus-client in multiprocess mode: the supervisor gives the runner a fresh
+``PROMETHEUS_MULTIPROC_DIR`` before the workers start and marks a dead worker's files, and
+``exposition`` of any worker sums the files of all of them, the dead included, so counts stay
+exact across workers and restarts. Label children are bound once per method: the hot path does
+no label lookups.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -51,9 +56,18 @@ class RunnerMetrics:
             buckets=duration_buckets,
             **ns,
         )
-        self.queue_depth = Gauge("queue_depth", "Requests waiting in the batching queue.", ["runner", "method"], **ns)
+        self.queue_depth = Gauge(
+            "queue_depth",
+            "Requests waiting in the batching queue.",
+            ["runner", "method"],
+            multiprocess_mode="livesum",
+            **ns,
+        )
         self.rejected = Counter(
             "rejected", "Requests refused without running the model.", ["runner", "method", "reason"], **ns
+        )
+        self.restarts = Counter(
+            "restarts", "Runner worker processes started in place of one that died.", ["runner"], **ns
         )
 
     def for_method(self, runner: str, method: str) -> MethodMetrics:
@@ -95,3 +109,32 @@ class MethodMetrics:
             )
         pair[0].inc()
         pair[1].observe(duration)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def cache_process_id() -> None:
+    """In multiprocess mode, name this process's metric files by its pid read once, not per update.
+
+    prometheus-client calls ``os.getpid`` on every update to notice a fork; a sidecar never forks
+    after this, and a system call per metric update is dear on the hot path of a virtual machine.
+    Call it before any metric exists.
+    """
+    if multiprocess_dir() is None:
+        return
+    from prometheus_client import values
+
+    pid = os.getpid()
+    values.ValueClass = values.MultiProcessValue(process_identifier=lambda: pid)
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """Prometheus text: the sum over the runner's worker processes in multiprocess mode, else ``registry``."""
+    path = multiprocess_dir()
+    if path is None:
+        return generate_latest(registry)
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged, path=path)
+    return generate_latest(merged)

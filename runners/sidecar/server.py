@@ -22,6 +22,7 @@ import gc
 import importlib.util
 import logging
 import math
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -33,7 +34,7 @@ from starlette.types import Message, Receive, Scope, Send
 from runners.sidecar.calls import observe
 from runners.sidecar.host import ModelHost
 from runners.sidecar.routes import Routes, call_name
-from runners.sidecar.runner_metrics import RunnerMetrics
+from runners.sidecar.runner_metrics import RunnerMetrics, cache_process_id
 from runners.sidecar.unix_server import UnixServer
 from runners.spec import RunnerSpec
 from runners.store.model_store import ModelStore
@@ -186,10 +187,15 @@ def serve(
     graceful_timeout: float = 30.0,
     log_config: dict[str, Any] | str | None = uvicorn.config.LOGGING_CONFIG,
     store: ModelStore | None = None,
+    sock: socket.socket | None = None,
+    restarted: bool = False,
 ) -> int:
     """Serve ``spec`` until SIGINT/SIGTERM; 0 on a clean stop, ``EXIT_LOAD_FAILED`` if the model fails to load.
 
     ``log_config=None`` keeps the logging the caller set up (uvicorn's own config otherwise).
+    ``sock``: a listening TCP socket to serve instead of binding ``host:port``; the runner
+    workers of one runner share the one their supervisor bound. ``restarted``: this process
+    replaces a worker that died, and counts it in ``tiffin_runner_restarts_total``.
     """
     failed: list[BaseException] = []
     server: _Server | None = None
@@ -199,8 +205,18 @@ def serve(
         if server is not None:
             server.should_exit = True
 
-    app = build_app(
-        spec, store=store, on_load_error=stop, unix_socket=uds, grace=graceful_timeout, freeze_after_load=True
+    cache_process_id()
+    registry = CollectorRegistry()
+    metrics = RunnerMetrics(registry)
+    if restarted:
+        metrics.restarts.labels(spec.name).inc()
+    app = SidecarApp(
+        ModelHost(spec, metrics=metrics, store=store),
+        registry,
+        on_load_error=stop,
+        unix_socket=uds,
+        grace=graceful_timeout,
+        freeze_after_load=True,
     )
     config = uvicorn.Config(
         app,
@@ -217,7 +233,7 @@ def serve(
         server_header=False,
     )
     server = _Server(config, app.host)
-    server.run()
+    server.run(sockets=None if sock is None else [sock])
     if failed:
         logger.error("runner %s stopped: its model did not load", spec.name)
         return EXIT_LOAD_FAILED
