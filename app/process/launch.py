@@ -8,7 +8,6 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from app.config.problems import ConfigError
 from app.process.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -123,6 +122,7 @@ def _supervise_runner(spec: RunnerSpec, args: argparse.Namespace, *, host: str, 
 
 def runner_spec(config: TiffinConfig, args: argparse.Namespace) -> RunnerSpec:
     """What runner ``args.name``'s sidecar serves: the command line's model, the YAML's runner, or the service's."""
+    from app.config.problems import ConfigError  # not at the top: a worker started with --spec needs no pydantic
     from runners.spec import RunnerSpec
 
     name = args.name

@@ -8,6 +8,8 @@ and reports ready once every runner has a ready worker.
 
 ``Supervisor`` keeps them running, as gunicorn's arbiter keeps its workers:
 
+- the first worker of a runner starts at once, the others once it is ready: readiness needs
+  one, and loading the rest beside it on the same cores would only delay it;
 - a runner worker that dies is started again, after a backoff that grows while it keeps dying
   before it is ready (0.25 s, 0.5 s, 1 s, ...) and is reset once it is ready; each restart is
   logged, and counted by the new worker in ``tiffin_runner_restarts_total``. Meanwhile the API
@@ -65,6 +67,18 @@ class _Watch:
     restart_at: float | None = None
     restarts: int = 0
 
+    @property
+    def first(self) -> Child:
+        return self.pool.children[0]
+
+    def may_start(self) -> bool:
+        """The first worker of a runner starts at once; the others once it is ready (or has died).
+
+        Readiness needs one worker: loading the others beside it on the same cores would only
+        delay it. They load while the first one serves.
+        """
+        return self.child is self.first or self.first.ready or self.first.exited() is not None
+
 
 class GaveUp(Exception):
     """A child that keeps dying at start, or an API server that exited: ``serve`` stops, exit 1."""
@@ -101,7 +115,8 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self.request_stop)
         for watch in self._watches:
-            watch.child.start()
+            if watch.may_start():
+                watch.child.start()
         if self.api is not None:
             self.api.start()
         code = 0
@@ -127,6 +142,10 @@ class Supervisor:
 
     def _watch(self, watch: _Watch, now: float) -> None:
         child = watch.child
+        if child.process is None:
+            if watch.may_start():
+                child.start()
+            return
         if watch.restart_at is not None:
             if now >= watch.restart_at:
                 watch.restart_at = None
@@ -255,8 +274,7 @@ def serve(config: TiffinConfig) -> int:
         # and it needs nothing from the service being assembled meanwhile.
         early, _ = plan(config, [], socket_dir)
         for pool in early:
-            for child in pool.open():
-                child.start()
+            pool.open()[0].start()  # the pool's other workers start once this one is ready
             started.append(pool)
         service_runners: list[str] = []
         specs: dict[str, RunnerSpec] = {}

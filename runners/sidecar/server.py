@@ -121,7 +121,13 @@ class SidecarApp:
                 # out of the collector's sight, a full collection scans only what serving makes,
                 # instead of stalling every request in flight for ~60 ms (150k objects, iris SVC).
                 gc.freeze()
+            if self._freeze_after_load:
+                gc.enable()
 
+        if self._freeze_after_load:
+            # Importing a framework makes objects that live for good: collecting meanwhile only
+            # delays readiness (some 5% of importing scikit-learn), so the collector waits for the load.
+            gc.disable()
         loading = asyncio.create_task(self.host.load())
         loading.add_done_callback(loaded)
         unix: UnixServer | None = None

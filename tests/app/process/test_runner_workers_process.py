@@ -75,6 +75,10 @@ def runner_workers(parent: int) -> dict[int, str]:
     return found
 
 
+def two(workers: dict[int, str]) -> dict[int, str] | None:
+    return workers if len(workers) == 2 else None
+
+
 def wait_for(predicate, timeout: float, what: str, proc: Proc):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -121,8 +125,7 @@ def two_workers(iris_home: Path, tmp_path: Path):  # type: ignore[no-untyped-def
 
 def test_both_runner_workers_take_requests_and_metrics_count_them_all(two_workers) -> None:  # type: ignore[no-untyped-def]
     proc, api, runner = two_workers
-    workers = wait_for(lambda: runner_workers(proc.pid), 30, "two runner workers", proc)
-    assert len(workers) == 2
+    workers = wait_for(lambda: two(runner_workers(proc.pid)), 30, "two runner workers", proc)
     for sock in workers.values():
         wait_for(lambda sock=sock: ready(sock), 60, "a ready worker", proc)
     before = metric(httpx.get(runner + "/metrics").text, "tiffin_runner_batch_size_sum")
@@ -141,7 +144,7 @@ def test_both_runner_workers_take_requests_and_metrics_count_them_all(two_worker
 
 def test_a_killed_worker_under_load_costs_at_most_503s_and_comes_back(two_workers) -> None:  # type: ignore[no-untyped-def]
     proc, api, runner = two_workers
-    workers = wait_for(lambda: runner_workers(proc.pid), 30, "two runner workers", proc)
+    workers = wait_for(lambda: two(runner_workers(proc.pid)), 30, "two runner workers", proc)
     for sock in workers.values():
         wait_for(lambda sock=sock: ready(sock), 60, "a ready worker", proc)
     statuses: list[int] = []
@@ -219,8 +222,7 @@ def test_tiffin_runner_with_workers_shares_one_port(iris_home: Path) -> None:
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        workers = wait_for(lambda: runner_workers(proc.pid) if len(runner_workers(proc.pid)) == 2 else None,
-                           30, "two workers", proc)  # fmt: skip
+        workers = wait_for(lambda: two(runner_workers(proc.pid)), 30, "two workers", proc)
         for sock in workers.values():
             wait_for(lambda sock=sock: ready(sock), 60, "a ready worker", proc)
         pids = set()
