@@ -234,7 +234,7 @@ class Runner:
             return {}
 
         def replicas() -> int:  # one merged request in flight per runner process: each batches its own
-            return max(1, len(balancer.replicas))
+            return balancer.size or 1
 
         lanes = {}
         for name, method in self.methods.items():

@@ -88,6 +88,7 @@ def _serve_runner(spec: RunnerSpec, args: argparse.Namespace, *, host: str, grac
             graceful_timeout=graceful,
             sock=sock,
             restarted=restarted,
+            listen_after_load=args.worker,
         )
     return _supervise_runner(dataclasses.replace(spec, workers=workers), args, host=host, port=port, graceful=graceful)
 

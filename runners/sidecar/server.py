@@ -48,6 +48,11 @@ class SidecarApp:
     """The sidecar as a plain ASGI app: HTTP through ``Routes``, and a lifespan that loads the model.
 
     With ``unix_socket``, the lifespan also serves the same routes on that socket.
+    ``listen_after_load`` (a worker of a runner with several): the lifespan's startup waits for
+    the model, so the server takes no connection before it can answer calls; while it loads, its
+    Unix socket refuses (the API server's balancer steps to another worker at once) and the
+    shared port is served by the workers that are ready. A model that fails to load fails the
+    startup.
     ``freeze_after_load`` (the sidecar process, not tests) hands what exists once the model is
     loaded to ``gc.freeze()``.
     """
@@ -61,6 +66,7 @@ class SidecarApp:
         unix_socket: str | None = None,
         grace: float = 30.0,
         freeze_after_load: bool = False,
+        listen_after_load: bool = False,
     ) -> None:
         self.host = host
         self.registry = registry
@@ -69,6 +75,7 @@ class SidecarApp:
         self._unix_socket = unix_socket
         self._grace = grace
         self._freeze_after_load = freeze_after_load
+        self._listen_after_load = listen_after_load
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -132,6 +139,8 @@ class SidecarApp:
         loading.add_done_callback(loaded)
         unix: UnixServer | None = None
         try:
+            if self._listen_after_load:
+                await asyncio.shield(loading)  # a failure propagates: the startup fails
             if self._unix_socket is not None:
                 unix = UnixServer(self.routes)
                 await unix.start(self._unix_socket)
@@ -195,6 +204,7 @@ def serve(
     store: ModelStore | None = None,
     sock: socket.socket | None = None,
     restarted: bool = False,
+    listen_after_load: bool = False,
 ) -> int:
     """Serve ``spec`` until SIGINT/SIGTERM; 0 on a clean stop, ``EXIT_LOAD_FAILED`` if the model fails to load.
 
@@ -202,6 +212,7 @@ def serve(
     ``sock``: a listening TCP socket to serve instead of binding ``host:port``; the runner
     workers of one runner share the one their supervisor bound. ``restarted``: this process
     replaces a worker that died, and counts it in ``tiffin_runner_restarts_total``.
+    ``listen_after_load``: accept connections only once the model is loaded (``SidecarApp``).
     """
     failed: list[BaseException] = []
     server: _Server | None = None
@@ -223,6 +234,7 @@ def serve(
         unix_socket=uds,
         grace=graceful_timeout,
         freeze_after_load=True,
+        listen_after_load=listen_after_load,
     )
     config = uvicorn.Config(
         app,

@@ -564,3 +564,18 @@ def test_check_imports_names_the_env_variable(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, ""), env={"TIFFIN_SERVICE": "no_such_module_here:svc"})
     with pytest.raises(ConfigError, match=r"^environment variable TIFFIN_SERVICE: service: cannot import"):
         check_imports(config)
+
+
+def test_runner_workers_default_to_one_and_go_into_the_spec(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "runners: {a: {model: x}, b: {model: y, workers: 3}}\n"), env={})
+    assert config.runners["a"].workers == 1
+    assert config.runners["b"].to_spec("b").workers == 3
+    assert ": runners.b.workers: " in error_for(tmp_path, "runners: {b: {model: y, workers: 0}}\n")
+
+
+def test_plain_dtypes_are_checked_without_numpy_and_others_with_it(tmp_path: Path) -> None:
+    text = "runners: {r: {model: x}}\napis:\n  - {name: a, runner: r.p, input: {type: ndarray, dtype: %s}, output: {type: ndarray}}\n"
+    assert load_config(write(tmp_path, text % "float64"), env={}).apis[0].input.dtype == "float64"
+    assert load_config(write(tmp_path, text % "'<f4'"), env={}).apis[0].input.dtype == "<f4"
+    assert ": apis.0.input.dtype: not a numpy dtype" in error_for(tmp_path, text % "floaty")
+    assert "object and structured dtypes are not allowed" in error_for(tmp_path, text % "object")
