@@ -2,7 +2,7 @@
 
 What a BentoML user writes for the same model: the model loaded once per worker, and
 ``@bentoml.api(batchable=True)`` so that concurrent requests are batched, with the same batch
-limits as tiffin's config (64 rows, 10 ms). Two workers, like every server of the benchmark.
+limits as tiffin's config (512 rows, 10 ms). Two workers, like every server of the benchmark.
 ``POST /classify`` takes ``{"input": [[...], ...]}`` (BentoML's JSON body names the parameter)
 and answers the predicted classes as a JSON list. Run by ``bentoml serve`` from the peer's own
 virtualenv (``bench.peers``), so it imports nothing of tiffin: the stored model is read from
@@ -41,6 +41,6 @@ class Classifier:
     def __init__(self) -> None:
         self.model = load_stored(MODEL_NAME)
 
-    @bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=10)
+    @bentoml.api(batchable=True, max_batch_size=512, max_latency_ms=10)
     def classify(self, input: np.ndarray) -> np.ndarray:
         return self.model.predict(input)

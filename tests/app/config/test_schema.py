@@ -61,7 +61,7 @@ def test_default_service_yaml_is_the_iris_classifier() -> None:
     assert config.server.port == 3000 and config.server.workers == 2 and config.server.timeout == 60
     runner = config.runners["iris_clf"]
     assert runner.model == "iris_clf:latest" and runner.runnable is None
-    assert runner.batching.enabled and runner.batching.max_batch_size == 64
+    assert runner.batching.enabled and runner.batching.max_batch_size == 512 and runner.workers == 1
     assert runner.batching.max_latency_ms == 10
     (api,) = config.apis
     assert (api.name, api.route, api.runner_name, api.method) == ("classify", "/classify", "iris_clf", "predict")

@@ -10,7 +10,7 @@ import pytest
 
 from runners.errors import DeadlineExceeded, InvalidInput, RunnerError, RunnerOverloaded, RunnerUnavailable
 from runners.runnable import MethodConfig
-from runners.sidecar.batching import Batcher, ModelWorker
+from runners.sidecar.batching import INLINE_BELOW, Batcher, ModelWorker
 from runners.spec import BatchingOptions
 
 T = TypeVar("T")
@@ -368,7 +368,7 @@ def test_quick_batches_of_a_thread_free_model_run_on_the_event_loop() -> None:
 
     assert threads_used(inline=True, delay=0) == ["model", "loop", "loop", "loop", "loop"]  # measured once first
     assert threads_used(inline=False, delay=0) == ["model"] * 5  # thread-affine: always its own thread
-    assert threads_used(inline=True, delay=0.002) == ["model"] * 5  # too slow to hold up the loop
+    assert threads_used(inline=True, delay=2 * INLINE_BELOW) == ["model"] * 5  # too slow to hold up the loop
 
 
 def test_a_lone_call_to_a_quick_model_runs_on_the_spot_and_busy_arrivals_still_batch() -> None:
