@@ -1,8 +1,11 @@
 """The BentoML peer: BentoML 1.4's class-style service with an adaptive-batching API.
 
 What a BentoML user writes for the same model: the model loaded once per worker, and
-``@bentoml.api(batchable=True)`` so that concurrent requests are batched, with the same batch
-limits as tiffin's config (512 rows, 10 ms). Two workers, like every server of the benchmark.
+``@bentoml.api(batchable=True)`` so that concurrent requests are batched, up to the same 512 rows
+as tiffin's config. ``max_latency_ms`` keeps BentoML's default: BentoML reads it as a bound past
+which it refuses requests (503 "process is overloaded"), not as how long a batch may wait, and
+10 ms made it refuse under load on the shared 2-core machine. Two workers, like every server of
+the benchmark.
 ``POST /classify`` takes ``{"input": [[...], ...]}`` (BentoML's JSON body names the parameter)
 and answers the predicted classes as a JSON list. Run by ``bentoml serve`` from the peer's own
 virtualenv (``bench.peers``), so it imports nothing of tiffin: the stored model is read from
@@ -41,6 +44,6 @@ class Classifier:
     def __init__(self) -> None:
         self.model = load_stored(MODEL_NAME)
 
-    @bentoml.api(batchable=True, max_batch_size=512, max_latency_ms=10)
+    @bentoml.api(batchable=True, max_batch_size=512)
     def classify(self, input: np.ndarray) -> np.ndarray:
         return self.model.predict(input)
