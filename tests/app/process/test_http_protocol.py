@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from collections.abc import AsyncIterator
 
 import httpx
 import uvicorn
 from starlette.responses import PlainTextResponse, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from app.process.http_protocol import FLUSH_AT, CoalescingHttpToolsProtocol, CoalescingTransport
 
@@ -78,12 +80,12 @@ def test_close_flushes_first_abort_drops_and_big_writes_go_at_once() -> None:
     assert real.aborted and real.writes == []
 
 
-async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "http":
         return
     if scope["path"] == "/stream":
 
-        async def chunks():  # type: ignore[no-untyped-def]
+        async def chunks() -> AsyncIterator[bytes]:
             for i in range(3):
                 await asyncio.sleep(0.01)
                 yield f"{i};".encode()

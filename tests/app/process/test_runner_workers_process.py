@@ -10,13 +10,16 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
 
 from tests.procs import Proc, free_port_block, tiffin
 
+T = TypeVar("T")
 IRIS = [[5.9, 3.0, 5.1, 1.8]]
 CONFIG = """\
 name: iris_classifier
@@ -79,7 +82,7 @@ def two(workers: dict[int, str]) -> dict[int, str] | None:
     return workers if len(workers) == 2 else None
 
 
-def wait_for(predicate, timeout: float, what: str, proc: Proc):  # type: ignore[no-untyped-def]
+def wait_for(predicate: Callable[[], T | None], timeout: float, what: str, proc: Proc) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -113,8 +116,11 @@ def metric(text: str, name: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
 
+Serving = tuple[Proc, str, str]
+
+
 @pytest.fixture
-def two_workers(iris_home: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+def two_workers(iris_home: Path, tmp_path: Path) -> Iterator[Serving]:
     proc, api, runner = start(iris_home, tmp_path, workers=2)
     try:
         proc.wait_http(api + "/readyz", timeout=90)
@@ -123,7 +129,7 @@ def two_workers(iris_home: Path, tmp_path: Path):  # type: ignore[no-untyped-def
         proc.stop()
 
 
-def test_both_runner_workers_take_requests_and_metrics_count_them_all(two_workers) -> None:  # type: ignore[no-untyped-def]
+def test_both_runner_workers_take_requests_and_metrics_count_them_all(two_workers: Serving) -> None:
     proc, api, runner = two_workers
     workers = wait_for(lambda: two(runner_workers(proc.pid)), 30, "two runner workers", proc)
     for sock in workers.values():
@@ -142,7 +148,7 @@ def test_both_runner_workers_take_requests_and_metrics_count_them_all(two_worker
     assert rows == [before + 300] * 4  # whichever worker answers the scrape: the rows of both
 
 
-def test_a_killed_worker_under_load_costs_at_most_503s_and_comes_back(two_workers) -> None:  # type: ignore[no-untyped-def]
+def test_a_killed_worker_under_load_costs_at_most_503s_and_comes_back(two_workers: Serving) -> None:
     proc, api, runner = two_workers
     workers = wait_for(lambda: two(runner_workers(proc.pid)), 30, "two runner workers", proc)
     for sock in workers.values():

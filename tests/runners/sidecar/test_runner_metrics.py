@@ -1,6 +1,12 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 from prometheus_client import CollectorRegistry
 
-from runners.sidecar.runner_metrics import RunnerMetrics
+from runners.sidecar.runner_metrics import RunnerMetrics, exposition
 
 SPEC_NAMES = {
     "tiffin_runner_requests": "counter",
@@ -41,25 +47,16 @@ def test_the_batcher_view_records_into_labelled_series() -> None:
     assert sample("tiffin_runner_request_duration_seconds_count", {**labels, "status": "400"}) == 1
 
 
-def test_in_multiprocess_mode_the_exposition_sums_every_worker(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import subprocess
-    import sys
-
-    from runners.sidecar.runner_metrics import exposition
-
+def test_in_multiprocess_mode_the_exposition_sums_every_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code = (
         "from prometheus_client import CollectorRegistry\n"
         "from runners.sidecar.runner_metrics import RunnerMetrics, cache_process_id\n"
         "cache_process_id()\n"
         "view = RunnerMetrics(CollectorRegistry()).for_method('iris', 'predict')\n"
         "view.request(200, 0.01)\n"
-        "view.queued(2)\n"
     )
-    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    import os
-
-    env["PYTHONPATH"] = os.environ.get("PYTHONPATH", "")
-    for _ in range(2):  # two worker processes, each gone by now
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    for _ in range(2):  # two worker processes, each gone by now: their counts stay
         subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     text = exposition(CollectorRegistry()).decode()
