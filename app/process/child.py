@@ -149,4 +149,16 @@ class Child:
 
     def stop(self, grace: float) -> int | None:
         self.signal(signal.SIGTERM)
-        return self.wait(grace)
+        code = self.wait(grace)
+        self.reap_group()
+        return code
+
+    def reap_group(self) -> None:
+        """SIGTERM whatever is left in the child's session once the child itself has exited.
+
+        A gunicorn master killed outright leaves its workers behind, still holding the port;
+        they are in its session (each child starts one), so they are found by its group id.
+        """
+        if self.process is not None and self.process.poll() is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGTERM)

@@ -181,5 +181,22 @@ def test_a_dead_runner_is_respawned_and_a_dead_api_server_stops_serve(iris_home:
         os.kill(api_pid, signal.SIGKILL)  # gunicorn's master: nothing respawns it
         assert proc.wait(timeout=60) == 1
         assert "api killed by SIGKILL" in proc.output()
+        deadline = time.monotonic() + 60  # its orphaned workers were stopped too
+        while any(int(info.split()[4]) == api_pid for info in _stats()):  # fields: pid state ppid pgrp session
+            assert time.monotonic() < deadline, "the API server's workers outlived serve"
+            time.sleep(0.1)
     finally:
         proc.stop()
+
+
+def _stats() -> list[str]:
+    """Each process's pid, then its ``/proc/PID/stat`` after the command name (state, ppid, pgrp, session, ...)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                text = (entry / "stat").read_text()
+            except OSError:
+                continue
+            found.append(entry.name + " " + text[text.rindex(")") + 2 :])
+    return found
