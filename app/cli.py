@@ -47,7 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--spec", help="the whole runner spec as JSON (what `tiffin serve` passes): no config file is read"
     )
     runner.add_argument("--init-params", help="JSON object of keyword arguments for --runnable")
-    runner.add_argument("--uds", help="also listen on this Unix socket, for API workers on the same machine")
+    runner.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes, each with its own model copy, sharing the port [runners.<name>.workers, 1]",
+    )
+    runner.add_argument(
+        "--uds",
+        help="also listen on this Unix socket, for API workers on the same machine "
+        "(with several workers, one each: NAME-0.sock, NAME-1.sock, ...)",
+    )
+    runner.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one worker of a supervised pool
+    runner.add_argument("--fd", type=int, help=argparse.SUPPRESS)  # the pool's listening socket, inherited
     runner.add_argument("--graceful-timeout", type=float, help="seconds to drain on SIGTERM [server.graceful_timeout]")
     runner.add_argument("--log-level", help="[logging.level]")
 

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bench import chart, loadgen, models, report
-from bench.config import MODELS, SERVERS, SUBJECT, TARGETS, ModelSpec, ServerSpec
+from bench import chart, loadgen, models, peers, report
+from bench.config import MODELS, PEER_SERVERS, SERVERS, SUBJECT, TARGETS, ModelSpec, ServerSpec
 from bench.machine import BUSY_WARNING, describe, wait_idle, with_foreign_cpu
 from bench.server import MB, Server, ServerFailed, free_port
 
@@ -59,6 +59,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--servers", default=",".join(s.name for s in SERVERS), help="comma-separated servers to run [%(default)s]"
+    )
+    parser.add_argument(
+        "--peers",
+        default=os.environ.get("BENCH_PEERS", ""),
+        help="comma-separated other frameworks to run beside them, each installed into its own virtualenv "
+        f"under bench/.cache on first use: {', '.join(s.name for s in PEER_SERVERS)} [none, env BENCH_PEERS]",
     )
     parser.add_argument(
         "--models", default=",".join(m.name for m in MODELS), help="comma-separated models to run [%(default)s]"
@@ -105,6 +111,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.runs < 1 or args.duration < 1 or args.warmup < 0:
         parser.error("--runs and --duration must be at least 1, --warmup at least 0")
     args.server_specs = pick(parser, args.servers, SERVERS, "server")
+    if args.peers.strip():
+        args.server_specs += pick(parser, args.peers, PEER_SERVERS, "peer")
     args.model_specs = pick(parser, args.models, MODELS, "model")
     return args
 
@@ -185,8 +193,10 @@ def run_server(
         "ready_s": None,
         "points": {},
     }
-    port = free_port(HOST)
-    fields = {"bin": str(venv_bin), "host": HOST, "port": str(port), "config": model.config}
+    port = free_port(HOST, span=3)  # tiffin serve: the API, then each runner's port
+    bin_dir = peers.PEERS[spec.peer].bin if spec.peer else venv_bin
+    fields = {"bin": str(bin_dir), "host": HOST, "port": str(port), "config": model.config}
+    payloads = {rows: wrapped(payload, spec.body_field) for rows, payload in payloads.items()}
     argv = [arg.format(**fields) for arg in spec.argv]
     record["argv"] = [relative(arg) for arg in argv]
     name = f"{model.name}/{spec.name}"
@@ -259,6 +269,14 @@ def run_server(
     return record
 
 
+def wrapped(payload: models.Payload, field: str | None) -> models.Payload:
+    """The payload with its rows under ``field`` in a JSON object, for servers that name their input."""
+    if field is None:
+        return payload
+    body = b'{"' + field.encode() + b'":' + payload.body + b"}"
+    return models.Payload(payload.rows, body, payload.expected)
+
+
 def raise_interrupt(signum: int, frame: object) -> NoReturn:
     raise KeyboardInterrupt
 
@@ -279,6 +297,9 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
         f"about {estimate / 60:.1f} min of load; load average {os.getloadavg()[0]:.2f}; "
         f"servers {', '.join(servers)}; TIFFIN_HOME={WORK / 'home'}"
     )
+    for spec in args.server_specs:
+        if spec.peer:
+            peers.ensure(peers.PEERS[spec.peer], log)
     payloads, heavy_note = prepare_models(args.model_specs, venv_bin)
     records: list[dict[str, Any]] = []
     started = time.monotonic()
@@ -310,7 +331,7 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
 def publish(records: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> int:
     """Write results.md/.json/.png, print the table and the target checks; the exit status."""
     model_specs = [m for m in MODELS if any(r["model"] == m.name for r in records)]
-    servers = [s.name for s in SERVERS if any(r["server"] == s.name for r in records)]
+    servers = [s.name for s in (*SERVERS, *PEER_SERVERS) if any(r["server"] == s.name for r in records)]
     summaries = report.summarize(records)
     selected = {(r["model"], r["server"]) for r in records}
     verdicts = [report.judge(t, summaries, selected) for t in TARGETS if (t.model, SUBJECT) in selected]

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Resources", "limit_threads"]
+__all__ = ["Resources", "limit_threads", "thread_variables", "worker_share"]
 
 # Read by OpenMP, OpenBLAS, MKL, BLIS, Apple's Accelerate and numexpr when they start their pools.
 THREAD_VARIABLES = (
@@ -50,6 +50,29 @@ class Resources:
         return None if self.cpu is None else max(1, math.ceil(self.cpu))
 
 
+def worker_share(workers: int, cpus: float | None = None) -> Resources:
+    """What each of ``workers`` processes of one runner may use, so that together they fit ``cpus``.
+
+    ``cpus`` defaults to the CPUs this process may run on. The share is whole CPUs, rounded down
+    and at least one (``threads`` × ``workers`` then never exceeds the CPUs unless there are more
+    workers than CPUs, where each still gets one thread).
+    """
+    total = cpus if cpus is not None else _available_cpus()
+    return Resources(cpu=float(max(1, math.floor(total / max(1, workers)))))
+
+
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def thread_variables(threads: int) -> dict[str, str]:
+    """The environment that caps a new process's native thread pools at ``threads``."""
+    return dict.fromkeys(THREAD_VARIABLES, str(threads))
+
+
 def _cpu(value: Any) -> float:
     text = str(value).strip()
     try:
@@ -63,8 +86,7 @@ def _cpu(value: Any) -> float:
 
 def limit_threads(threads: int) -> None:
     """Cap this process's native thread pools: those already loaded now, those loaded later by the variables."""
-    for name in THREAD_VARIABLES:
-        os.environ[name] = str(threads)
+    os.environ.update(thread_variables(threads))
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=threads)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import math
 import os
 import time
 import weakref
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runners import tracing
+from runners.client.balancer import Balancer
 from runners.client.coalesce import Lane
 from runners.client.loopthread import background_loop
 from runners.client.runner_client import RunnerClient
@@ -93,6 +95,8 @@ class Runner:
         method_configs: Mapping[str, Mapping[str, Any]] | None = None,
         batching: BatchingOptions | None = None,
         model: StoredModel | None = None,
+        workers: int | None = None,
+        workers_per_resource: float | None = None,
     ) -> None:
         if not (isinstance(runnable_class, type) and issubclass(runnable_class, Runnable)):
             raise TypeError(f"Runner needs a runners.Runnable subclass, not {runnable_class!r}")
@@ -115,6 +119,7 @@ class Runner:
             max_latency_ms=base.max_latency_ms if max_latency_ms is None else max_latency_ms,
             max_queue=base.max_queue,
         )
+        self.workers = worker_count(workers, workers_per_resource)
         self._url: str | None = None
         self._timeout = 30.0
         self._local: Runnable | None = None
@@ -129,6 +134,8 @@ class Runner:
         name: str | None = None,
         max_batch_size: int | None = None,
         max_latency_ms: float | None = None,
+        workers: int | None = None,
+        workers_per_resource: float | None = None,
     ) -> Runner:
         from runners.spec import runnable_for_model
 
@@ -139,15 +146,21 @@ class Runner:
             max_batch_size=max_batch_size,
             max_latency_ms=max_latency_ms,
             model=model,
+            workers=workers,
+            workers_per_resource=workers_per_resource,
         )
 
     def spec(self, *, batching: BatchingOptions | Mapping[str, Any] | None = None) -> RunnerSpec:
         """What a sidecar needs to serve this runner; ``batching`` (e.g. from YAML) replaces its own."""
         options = self.batching if batching is None else BatchingOptions.coerce(batching)
         if self.model is not None:
-            return RunnerSpec.for_model(self.name, str(self.model.tag), batching=options)
+            return RunnerSpec.for_model(self.name, str(self.model.tag), batching=options, workers=self.workers)
         return RunnerSpec.for_runnable(
-            self.name, path_of(self.runnable_class), init_params=self.runnable_init_params, batching=options
+            self.name,
+            path_of(self.runnable_class),
+            init_params=self.runnable_init_params,
+            batching=options,
+            workers=self.workers,
         )
 
     def __getattr__(self, item: str) -> RunnerMethod:
@@ -231,13 +244,18 @@ class Runner:
                     f"Runner {self.name!r} has no URL.",
                     detail=f"set {url_variable(self.name)}, call configure(url=...), or init_local()",
                 )
-            client = RunnerClient(self.name, url, timeout=self._timeout)
-            remote = self._remotes[loop] = _Remote(client, self._lanes(client))
+            balancer = Balancer(url)
+            client = RunnerClient(self.name, url, timeout=self._timeout, balancer=balancer)
+            remote = self._remotes[loop] = _Remote(client, self._lanes(client, balancer))
         return remote
 
-    def _lanes(self, client: RunnerClient) -> dict[str, Lane]:
+    def _lanes(self, client: RunnerClient, balancer: Balancer) -> dict[str, Lane]:
         if not self.batching.enabled:
             return {}
+
+        def replicas() -> int:  # one merged request in flight per runner process: each batches its own
+            return balancer.size or 1
+
         lanes = {}
         for name, method in self.methods.items():
             if method.config.batchable:
@@ -250,6 +268,7 @@ class Runner:
                     batch_dim=method.config.batch_dim,
                     max_rows=self.batching.max_batch_size,
                     name=f"runner {self.name}.{name}",
+                    max_inflight=replicas,
                 )
         return lanes
 
@@ -318,6 +337,21 @@ class _Remote:
     async def aclose(self) -> None:
         await asyncio.gather(*(lane.aclose() for lane in self.lanes.values()))
         await self.client.aclose()
+
+
+def worker_count(workers: int | None, workers_per_resource: float | None, cpus: int | None = None) -> int:
+    """How many sidecar processes serve a runner: ``workers``, or BentoML's ``workers_per_resource`` × the CPUs."""
+    if workers is not None and workers_per_resource is not None:
+        raise ValueError("give workers or workers_per_resource, not both")
+    if workers_per_resource is not None:
+        if not workers_per_resource > 0:
+            raise ValueError(f"workers_per_resource must be more than 0, not {workers_per_resource!r}")
+        return max(1, math.floor(workers_per_resource * (cpus or os.cpu_count() or 1)))
+    if workers is None:
+        return 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a whole number of at least 1, not {workers!r}")
+    return workers
 
 
 def _not_a_stream(runner: Runner, method: str) -> None:

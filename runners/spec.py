@@ -1,5 +1,6 @@
-"""What a runner serves: ``RunnerSpec`` (name, model tag or runnable import path, batching), and
-``resolve`` to turn it into the ``Runnable`` class, its init params and its methods.
+"""What a runner serves: ``RunnerSpec`` (name, model tag or runnable import path, batching, how many
+worker processes), and ``resolve`` to turn it into the ``Runnable`` class, its init params and
+its methods.
 
 A spec is plain data, JSON-able, so a parent process can hand it to a sidecar it starts.
 """
@@ -80,9 +81,12 @@ class RunnerSpec:
     runnable: str | None = None
     init_params: dict[str, Any] = field(default_factory=dict)
     batching: BatchingOptions = field(default_factory=BatchingOptions)
+    workers: int = 1  # processes serving it on one machine, each with its own model copy
 
     def __post_init__(self) -> None:
         check_runner_name(self.name)
+        if not isinstance(self.workers, int) or isinstance(self.workers, bool) or self.workers < 1:
+            raise InvalidOption("workers", "must be a whole number of at least 1", self.workers)
         if (self.model is None) == (self.runnable is None):
             raise ValueError(f"runner {self.name!r}: give exactly one of model (a tag) or runnable (an import path)")
         if self.model is not None and self.init_params:
@@ -90,9 +94,9 @@ class RunnerSpec:
 
     @classmethod
     def for_model(
-        cls, name: str, tag: str, *, batching: BatchingOptions | Mapping[str, Any] | None = None
+        cls, name: str, tag: str, *, batching: BatchingOptions | Mapping[str, Any] | None = None, workers: int = 1
     ) -> RunnerSpec:
-        return cls(name, model=str(tag), batching=BatchingOptions.coerce(batching))
+        return cls(name, model=str(tag), batching=BatchingOptions.coerce(batching), workers=workers)
 
     @classmethod
     def for_runnable(
@@ -102,9 +106,14 @@ class RunnerSpec:
         *,
         init_params: Mapping[str, Any] | None = None,
         batching: BatchingOptions | Mapping[str, Any] | None = None,
+        workers: int = 1,
     ) -> RunnerSpec:
         return cls(
-            name, runnable=runnable, init_params=dict(init_params or {}), batching=BatchingOptions.coerce(batching)
+            name,
+            runnable=runnable,
+            init_params=dict(init_params or {}),
+            batching=BatchingOptions.coerce(batching),
+            workers=workers,
         )
 
     def to_json(self) -> str:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 from typing import TYPE_CHECKING
 
-from app.config.problems import ConfigError
 from app.process.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -112,27 +112,81 @@ def run_runner_spec(args: argparse.Namespace) -> int:
 def _serve_runner(
     spec: RunnerSpec, args: argparse.Namespace, *, host: str, graceful: float, tracing: TracingOptions
 ) -> int:
-    from runners.sidecar.server import serve
-
+    """One sidecar process, or (``--workers N``, ``runners.<name>.workers``) a supervisor of N of them."""
     port = args.port if args.port is not None else 3001
-    return serve(
-        spec, host=host, port=port, uds=args.uds, log_config=None, graceful_timeout=graceful, tracing_options=tracing
-    )
+    workers = args.workers if args.workers is not None else spec.workers
+    if workers < 1:
+        print("tiffin runner: --workers must be at least 1", file=sys.stderr)
+        return EXIT_START_FAILED
+    if args.worker or (workers == 1 and args.fd is None):
+        import os
+        import socket
+
+        from app.process.runner_pool import RESTARTED_ENV
+        from runners.sidecar.server import serve
+
+        sock = None if args.fd is None else socket.socket(fileno=args.fd)
+        restarted = os.environ.get(RESTARTED_ENV) == "1"
+        return serve(
+            spec,
+            host=host,
+            port=port,
+            uds=args.uds,
+            log_config=None,
+            graceful_timeout=graceful,
+            sock=sock,
+            restarted=restarted,
+            listen_after_load=args.worker,
+            tracing_options=tracing,
+        )
+    return _supervise_runner(dataclasses.replace(spec, workers=workers), args, host=host, port=port, graceful=graceful)
+
+
+def _supervise_runner(spec: RunnerSpec, args: argparse.Namespace, *, host: str, port: int, graceful: float) -> int:
+    """``tiffin runner NAME --workers N``: N workers on one shared port, respawned when they die."""
+    import os
+    import shutil
+    import tempfile
+
+    from app.process.runner_pool import RunnerPool, runner_cli
+    from app.process.supervisor import Supervisor
+
+    private = None if args.uds else tempfile.mkdtemp(prefix=f"tiffin-runner-{spec.name}-")
+    try:
+        options = ["--graceful-timeout", str(graceful), "--log-level", args.log_level or "INFO"]
+        command = runner_cli(spec.name, "--spec", spec.to_json(), *options)
+        env = dict(os.environ)
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        uds = args.uds or os.path.join(str(private), f"{spec.name}.sock")
+        pool = RunnerPool(spec.name, command, env, host=host, port=port, workers=spec.workers, uds=uds)
+        try:
+            pool.open()
+        except OSError as exc:
+            print(f"tiffin runner: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        return Supervisor([pool]).run()
+    finally:
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
 
 
 def runner_spec(config: TiffinConfig, args: argparse.Namespace) -> RunnerSpec:
     """What runner ``args.name``'s sidecar serves: the command line's model, the YAML's runner, or the service's."""
+    from app.config.problems import ConfigError  # not at the top: a worker started with --spec needs no pydantic
     from runners.spec import RunnerSpec
 
     name = args.name
     runner_config = config.runners.get(name)
     batching = runner_config.batching.model_dump() if runner_config is not None else None
+    workers = runner_config.workers if runner_config is not None else 1
     try:
         if args.model is not None:
-            return RunnerSpec.for_model(name, args.model, batching=batching)
+            return RunnerSpec.for_model(name, args.model, batching=batching, workers=workers)
         if args.runnable is not None:
             init_params = json.loads(args.init_params) if args.init_params else {}
-            return RunnerSpec.for_runnable(name, args.runnable, init_params=init_params, batching=batching)
+            return RunnerSpec.for_runnable(
+                name, args.runnable, init_params=init_params, batching=batching, workers=workers
+            )
     except ValueError as exc:
         raise ConfigError("command line", f"runner {name}", str(exc)) from None
     if runner_config is not None:

@@ -10,7 +10,7 @@ from uvicorn_worker import UvicornWorker
 class TiffinWorker(UvicornWorker):
     CONFIG_KWARGS: dict[str, Any] = {
         "loop": "auto",
-        "http": "auto",
+        "http": "app.process.http_protocol:CoalescingHttpToolsProtocol",  # httptools, one write per answer
         "lifespan": "on",
         "access_log": False,
         "server_header": False,

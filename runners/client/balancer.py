@@ -111,6 +111,11 @@ class Balancer:
     def replicas(self) -> list[Replica]:
         return list(self._replicas)
 
+    @property
+    def size(self) -> int:
+        """How many replicas are known (no copy: asked on every coalescing decision)."""
+        return len(self._replicas)
+
     async def ensure_fresh(self) -> None:
         if self._resolved_at is None or not self._replicas:
             await self.refresh()

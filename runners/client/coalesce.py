@@ -13,8 +13,10 @@ batcher, without timers:
   ``max_rows`` rows, and the answer is cut back into each caller's rows (``rows.split``), in
   order, so every caller gets exactly its own rows.
 
-One request in flight at a time (``max_inflight=1``) measured best on a 2-core machine: fewer,
-fuller requests win when the CPUs are the limit (docs/DESIGN.md, "Measured").
+One request in flight at a time (``max_inflight=1``) measured best on a 2-core machine against
+one runner process: fewer, fuller requests win when the CPUs are the limit (docs/DESIGN.md,
+"Measured"). ``max_inflight`` may be a function, read at each decision: ``Runner`` passes the
+number of runner processes it balances over, so each of them has one merged request to batch.
 
 Deadlines: a merged request carries the latest deadline of its callers, so none of them is
 dropped early by the runner; a caller whose own deadline passed while it queued is answered
@@ -76,7 +78,7 @@ class Lane:
         *,
         batch_dim: tuple[int, int] = (0, 0),
         max_rows: int = 64,
-        max_inflight: int = 1,
+        max_inflight: int | Callable[[], int] = 1,
         clock: Callable[[], float] | None = None,
         name: str = "",
     ) -> None:
@@ -84,7 +86,7 @@ class Lane:
         self._send = send
         self._in_dim, self._out_dim = batch_dim
         self._max_rows = max_rows
-        self._max_inflight = max_inflight
+        self._limit = max_inflight if callable(max_inflight) else (lambda: max_inflight)
         self._now = clock or time.time  # deadlines are on time.time()'s scale
         self._queue: RowQueue[_Call] = RowQueue(max_rows)
         self._inflight = 0
@@ -100,7 +102,7 @@ class Lane:
 
     async def call(self, value: Arguments, deadline: float | None) -> Any:
         key, count = value.layout(self._in_dim)
-        if key is None or count >= self._max_rows or (self._inflight < self._max_inflight and not self._queue):
+        if key is None or count >= self._max_rows or (self._inflight < self._limit() and not self._queue):
             self._inflight += 1
             try:
                 return await self._send(value, deadline)
@@ -123,7 +125,7 @@ class Lane:
     # -- internals -----------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        while self._queue and (self._inflight < self._max_inflight or self._queue.rows >= self._max_rows):
+        while self._queue and (self._inflight < self._limit() or self._queue.rows >= self._max_rows):
             group = self._take()
             if not group:
                 continue

@@ -7,6 +7,7 @@ probes while it loads, and thread-affine libraries see one thread for load and i
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any, Literal
 
@@ -36,6 +37,7 @@ class ModelHost:
         self._batchers: dict[str, Batcher] = {}
         self._streams: dict[str, ModelStream] = {}
         self._method_metrics: dict[str, MethodMetrics] = {}
+        self.calls = 0  # calls this process took: /info shows how a runner's workers share the load
 
     @property
     def ready(self) -> bool:
@@ -98,6 +100,7 @@ class ModelHost:
                 message = "The runner's model failed to load." if self.error else "The runner is loading its model."
                 raise RunnerUnavailable(message, detail=self.error, retry_after=1.0)
             raise UnknownMethod(f"The runner has no method {method!r}.", detail={"methods": sorted(self._batchers)})
+        self.calls += 1
         return await batcher.submit(value, deadline)
 
     def drain(self) -> None:
@@ -127,4 +130,6 @@ class ModelHost:
                 "max_latency_ms": self.spec.batching.max_latency_ms,
                 "max_queue": self.spec.batching.max_queue,
             },
+            "workers": self.spec.workers,
+            "process": {"pid": os.getpid(), "calls": self.calls},
         }

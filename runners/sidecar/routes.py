@@ -3,7 +3,7 @@
     GET  /livez, /healthz     200 from the first moment
     GET  /readyz              200 once the model is loaded; 503 + Retry-After while it loads or drains
     GET  /info                the model's tag, framework, methods and batching settings
-    GET  /metrics             Prometheus text: the runner's metrics and the model's own (``exposition``)
+    GET  /metrics             Prometheus text: the runner's metrics (all of its workers') and the model's own
     POST /<method>            one call of the model (``runners.sidecar.calls.answer``), or of a
                               generator method, streamed (``runners.sidecar.streams``)
     anything else             404, or 405 (with ``Allow``) for a known path with the wrong method

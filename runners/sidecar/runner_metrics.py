@@ -1,12 +1,17 @@
 """The runner's Prometheus metrics, defined once, in a registry the caller passes in.
 
-The sidecar keeps them in a ``CollectorRegistry`` of its own, never the default one, which is
-the model code's (``runners.sidecar.exposition`` serves both). Label children are bound once per
-method: the hot path does no label lookups.
+A sidecar uses a ``CollectorRegistry`` of its own, never the global one, which is the model
+code's (``runners.sidecar.exposition`` serves both). A runner served by several worker processes
+(``runners.<name>.workers``), or by a supervisor that respawns its worker, runs prometheus-client
+in multiprocess mode: the supervisor gives the runner a fresh ``PROMETHEUS_MULTIPROC_DIR`` before
+the workers start and marks a dead worker's files, and the page of any worker sums the files of
+all of them, the dead included, so counts stay exact across workers and restarts. Label children
+are bound once per method: the hot path does no label lookups.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,9 +56,18 @@ class RunnerMetrics:
             buckets=duration_buckets,
             **ns,
         )
-        self.queue_depth = Gauge("queue_depth", "Requests waiting in the batching queue.", ["runner", "method"], **ns)
+        self.queue_depth = Gauge(
+            "queue_depth",
+            "Requests waiting in the batching queue.",
+            ["runner", "method"],
+            multiprocess_mode="livesum",
+            **ns,
+        )
         self.rejected = Counter(
             "rejected", "Requests refused without running the model.", ["runner", "method", "reason"], **ns
+        )
+        self.restarts = Counter(
+            "restarts", "Runner worker processes started in place of one that died.", ["runner"], **ns
         )
 
     def for_method(self, runner: str, method: str) -> MethodMetrics:
@@ -95,3 +109,22 @@ class MethodMetrics:
             )
         pair[0].inc()
         pair[1].observe(duration)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def cache_process_id() -> None:
+    """In multiprocess mode, name this process's metric files by its pid read once, not per update.
+
+    prometheus-client calls ``os.getpid`` on every update to notice a fork; a sidecar never forks
+    after this, and a system call per metric update is dear on the hot path of a virtual machine.
+    Call it before any metric exists.
+    """
+    if multiprocess_dir() is None:
+        return
+    from prometheus_client import values
+
+    pid = os.getpid()
+    values.ValueClass = values.MultiProcessValue(process_identifier=lambda: pid)

@@ -23,6 +23,7 @@ import importlib.util
 import logging
 import math
 import signal
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -37,7 +38,7 @@ from runners import tracing
 from runners.sidecar.calls import observe
 from runners.sidecar.host import ModelHost
 from runners.sidecar.routes import Routes, call_name
-from runners.sidecar.runner_metrics import RunnerMetrics
+from runners.sidecar.runner_metrics import RunnerMetrics, cache_process_id
 from runners.sidecar.streams import StreamAnswer
 from runners.sidecar.unix_server import UnixServer
 from runners.spec import RunnerSpec
@@ -53,6 +54,11 @@ class SidecarApp:
     """The sidecar as a plain ASGI app: HTTP through ``Routes``, and a lifespan that loads the model.
 
     With ``unix_socket``, the lifespan also serves the same routes on that socket.
+    ``listen_after_load`` (a worker of a runner with several): the lifespan's startup waits for
+    the model, so the server takes no connection before it can answer calls; while it loads, its
+    Unix socket refuses (the API server's balancer steps to another worker at once) and the
+    shared port is served by the workers that are ready. A model that fails to load fails the
+    startup.
     ``freeze_after_load`` (the sidecar process, not tests) hands what exists once the model is
     loaded to ``gc.freeze()``.
     """
@@ -67,6 +73,7 @@ class SidecarApp:
         grace: float = 30.0,
         freeze_after_load: bool = False,
         tracing_options: TracingOptions | None = None,
+        listen_after_load: bool = False,
     ) -> None:
         self.host = host
         self._tracing = tracing_options or TracingOptions()
@@ -76,6 +83,7 @@ class SidecarApp:
         self._unix_socket = unix_socket
         self._grace = grace
         self._freeze_after_load = freeze_after_load
+        self._listen_after_load = listen_after_load
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -133,12 +141,20 @@ class SidecarApp:
                 # out of the collector's sight, a full collection scans only what serving makes,
                 # instead of stalling every request in flight for ~60 ms (150k objects, iris SVC).
                 gc.freeze()
+            if self._freeze_after_load:
+                gc.enable()
 
         traced = tracing.install(self._tracing, self.host.spec.name, role="runner")
+        if self._freeze_after_load:
+            # Importing a framework makes objects that live for good: collecting meanwhile only
+            # delays readiness (some 5% of importing scikit-learn), so the collector waits for the load.
+            gc.disable()
         loading = asyncio.create_task(self.host.load())
         loading.add_done_callback(loaded)
         unix: UnixServer | None = None
         try:
+            if self._listen_after_load:
+                await asyncio.shield(loading)  # a failure propagates: the startup fails
             if self._unix_socket is not None:
                 unix = UnixServer(self.routes)
                 await unix.start(self._unix_socket)
@@ -217,7 +233,7 @@ class _Server(uvicorn.Server):
         self._model_host.drain()
         super().handle_exit(sig, frame)
 
-    def run_to_clean_exit(self) -> None:
+    def run_to_clean_exit(self, sockets: list[socket.socket] | None = None) -> None:
         """``run()``, where a drained stop is a clean exit (0, as gunicorn does).
 
         Once drained, uvicorn raises the signal again for the handlers it found in place: the
@@ -226,11 +242,11 @@ class _Server(uvicorn.Server):
         place stops the server once it has started) and return.
         """
         if threading.current_thread() is not threading.main_thread():
-            self.run()  # signals reach the main thread only: uvicorn installs no handler either
+            self.run(sockets=sockets)  # signals reach the main thread only: uvicorn installs no handler either
             return
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            self.run()
+            self.run(sockets=sockets)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -252,10 +268,17 @@ def serve(
     log_config: dict[str, Any] | str | None = uvicorn.config.LOGGING_CONFIG,
     store: ModelStore | None = None,
     tracing_options: TracingOptions | None = None,
+    sock: socket.socket | None = None,
+    restarted: bool = False,
+    listen_after_load: bool = False,
 ) -> int:
     """Serve ``spec`` until SIGINT/SIGTERM; 0 on a clean stop, ``EXIT_LOAD_FAILED`` if the model fails to load.
 
     ``log_config=None`` keeps the logging the caller set up (uvicorn's own config otherwise).
+    ``sock``: a listening TCP socket to serve instead of binding ``host:port``; the runner
+    workers of one runner share the one their supervisor bound. ``restarted``: this process
+    replaces a worker that died, and counts it in ``tiffin_runner_restarts_total``.
+    ``listen_after_load``: accept connections only once the model is loaded (``SidecarApp``).
     """
     failed: list[BaseException] = []
     server: _Server | None = None
@@ -265,14 +288,20 @@ def serve(
         if server is not None:
             server.should_exit = True
 
-    app = build_app(
-        spec,
-        store=store,
+    cache_process_id()
+    registry = CollectorRegistry()
+    metrics = RunnerMetrics(registry)
+    if restarted:
+        metrics.restarts.labels(spec.name).inc()
+    app = SidecarApp(
+        ModelHost(spec, metrics=metrics, store=store),
+        registry,
         on_load_error=stop,
         unix_socket=uds,
         grace=graceful_timeout,
         freeze_after_load=True,
         tracing_options=tracing_options,
+        listen_after_load=listen_after_load,
     )
     config = uvicorn.Config(
         app,
@@ -289,7 +318,7 @@ def serve(
         server_header=False,
     )
     server = _Server(config, app.host)
-    server.run_to_clean_exit()
+    server.run_to_clean_exit(sockets=None if sock is None else [sock])
     if failed:
         logger.error("runner %s stopped: its model did not load", spec.name)
         return EXIT_LOAD_FAILED

@@ -120,11 +120,25 @@ class StoredModel:
         return self.artifact_path
 
     def to_runner(
-        self, *, name: str | None = None, max_batch_size: int | None = None, max_latency_ms: float | None = None
+        self,
+        *,
+        name: str | None = None,
+        max_batch_size: int | None = None,
+        max_latency_ms: float | None = None,
+        workers: int | None = None,
+        workers_per_resource: float | None = None,
     ) -> Runner:
+        """A runner for this model; ``workers`` sidecar processes (or ``workers_per_resource`` per CPU) serve it."""
         from runners.runner import Runner
 
-        return Runner.for_model(self, name=name, max_batch_size=max_batch_size, max_latency_ms=max_latency_ms)
+        return Runner.for_model(
+            self,
+            name=name,
+            max_batch_size=max_batch_size,
+            max_latency_ms=max_latency_ms,
+            workers=workers,
+            workers_per_resource=workers_per_resource,
+        )
 
 
 def sha256_file(path: Path) -> str:

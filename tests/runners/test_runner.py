@@ -179,3 +179,16 @@ def test_concurrent_calls_of_a_batchable_method_share_requests_unless_batching_i
     runner = Runner(samples.Doubler, name="doubler")
     runner.configure(batching={"max_batch_size": 8})
     assert runner.batching == BatchingOptions(max_batch_size=8)
+
+
+def test_workers_or_workers_per_resource_say_how_many_processes_serve_it(samples: Any) -> None:
+    from runners.runner import worker_count
+
+    assert Runner(samples.Doubler).workers == 1
+    assert Runner(samples.Doubler, workers=3).spec().workers == 3
+    assert worker_count(None, 0.5, cpus=4) == 2  # BentoML's name: workers per CPU
+    assert worker_count(None, 0.1, cpus=2) == 1
+    with pytest.raises(ValueError, match="not both"):
+        Runner(samples.Doubler, workers=2, workers_per_resource=1)
+    with pytest.raises(ValueError, match="at least 1"):
+        Runner(samples.Doubler, workers=0)

@@ -24,6 +24,8 @@ def test_the_public_names_are_exactly_these() -> None:
         "models",
         "sklearn",
     ]
+    for name in runners.__all__:  # the names load on first use
+        getattr(runners, name)
     public = {name for name in vars(runners) if not name.startswith("_")}
     modules = {name for name in public if type(getattr(runners, name)).__name__ == "module"}
     assert public - modules == set(runners.__all__) - {"models", "sklearn"}
@@ -78,6 +80,15 @@ def test_importing_runners_does_not_import_heavy_frameworks() -> None:
     code = (
         "import sys, runners\n"
         "heavy = [m for m in ('sklearn', 'skops', 'pandas', 'uvicorn', 'starlette') if m in sys.modules]\n"
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_reading_a_runner_spec_imports_neither_numpy_nor_the_client() -> None:
+    code = (
+        "import sys, runners, runners.spec\n"
+        "heavy = [m for m in ('numpy', 'runners.client', 'runners.runner', 'asyncio') if m in sys.modules]\n"
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -53,3 +53,14 @@ def test_resolve_a_stored_model(iris_models: dict[str, str]) -> None:
     assert resolved.framework == "sklearn" and resolved.init_params == {"tag": iris_models["iris_clf"]}
     assert resolved.model is not None and str(resolved.model.tag) == iris_models["iris_clf"]
     assert set(resolved.methods) == {"predict"}
+
+
+def test_workers_travel_with_the_spec_and_must_be_a_positive_whole_number() -> None:
+    from runners.spec import InvalidOption
+
+    spec = RunnerSpec.for_model("m", "m:v1", workers=3)
+    assert RunnerSpec.from_json(spec.to_json()).workers == 3
+    assert RunnerSpec("m", model="m:v1").workers == 1
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InvalidOption, match="workers"):
+            RunnerSpec("m", model="m:v1", workers=bad)  # type: ignore[arg-type]

@@ -61,7 +61,7 @@ def test_default_service_yaml_is_the_iris_classifier() -> None:
     assert config.server.port == 3000 and config.server.workers == 2 and config.server.timeout == 60
     runner = config.runners["iris_clf"]
     assert runner.model == "iris_clf:latest" and runner.runnable is None
-    assert runner.batching.enabled and runner.batching.max_batch_size == 64
+    assert runner.batching.enabled and runner.batching.max_batch_size == 512 and runner.workers == 1
     assert runner.batching.max_latency_ms == 10
     (api,) = config.apis
     assert (api.name, api.route, api.runner_name, api.method) == ("classify", "/classify", "iris_clf", "predict")
@@ -636,3 +636,16 @@ def test_tracing_section_and_its_environment_overrides(tmp_path: Path) -> None:
 )
 def test_tracing_and_stream_mistakes_name_their_key(tmp_path: Path, text: str, key: str) -> None:
     assert f": {key}: " in error_for(tmp_path, text)
+def test_runner_workers_default_to_one_and_go_into_the_spec(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "runners: {a: {model: x}, b: {model: y, workers: 3}}\n"), env={})
+    assert config.runners["a"].workers == 1
+    assert config.runners["b"].to_spec("b").workers == 3
+    assert ": runners.b.workers: " in error_for(tmp_path, "runners: {b: {model: y, workers: 0}}\n")
+
+
+def test_plain_dtypes_are_checked_without_numpy_and_others_with_it(tmp_path: Path) -> None:
+    text = "runners: {r: {model: x}}\napis:\n  - {name: a, runner: r.p, input: {type: ndarray, dtype: %s}, output: {type: ndarray}}\n"
+    assert load_config(write(tmp_path, text % "float64"), env={}).apis[0].input.dtype == "float64"
+    assert load_config(write(tmp_path, text % "'<f4'"), env={}).apis[0].input.dtype == "<f4"
+    assert ": apis.0.input.dtype: not a numpy dtype" in error_for(tmp_path, text % "floaty")
+    assert "object and structured dtypes are not allowed" in error_for(tmp_path, text % "object")

@@ -173,15 +173,45 @@ def test_sigterm_with_requests_in_flight(iris_home: Path) -> None:
         proc.stop()
 
 
-def test_serve_exits_non_zero_when_a_child_dies(iris_home: Path) -> None:
-    proc, api, runner = start_serve(iris_home)
+def test_a_dead_runner_is_respawned_and_a_dead_api_server_stops_serve(iris_home: Path) -> None:
+    proc, api, _ = start_serve(iris_home)
     try:
         proc.wait_http(api + "/readyz", timeout=60)
-        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-        runner_pid = next(  # `tiffin runner NAME ...`
-            int(c) for c in children if b"runner" in set(Path(f"/proc/{c}/cmdline").read_bytes().split(b"\0"))
-        )
+
+        def children() -> dict[int, list[bytes]]:
+            pids = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            return {int(c): Path(f"/proc/{c}/cmdline").read_bytes().split(b"\0") for c in pids}
+
+        runner_pid = next(pid for pid, argv in children().items() if b"runner" in argv)
         os.kill(runner_pid, signal.SIGKILL)
-        assert proc.wait(timeout=30) != 0
+        deadline = time.monotonic() + 60
+        while runner_pid in children() or not any(b"runner" in argv for argv in children().values()):
+            assert proc.process.poll() is None and time.monotonic() < deadline, proc.output()
+            time.sleep(0.05)
+        proc.wait_http(api + "/readyz", timeout=60)  # the new runner is found by the API by itself
+        assert httpx.post(api + "/classify", json=IRIS).json() == [2]
+        assert proc.process.poll() is None
+
+        api_pid = next(pid for pid, argv in children().items() if b"api" in argv)
+        os.kill(api_pid, signal.SIGKILL)  # gunicorn's master: nothing respawns it
+        assert proc.wait(timeout=60) == 1
+        assert "api killed by SIGKILL" in proc.output()
+        deadline = time.monotonic() + 60  # its orphaned workers were stopped too
+        while any(int(info.split()[4]) == api_pid for info in _stats()):  # fields: pid state ppid pgrp session
+            assert time.monotonic() < deadline, "the API server's workers outlived serve"
+            time.sleep(0.1)
     finally:
         proc.stop()
+
+
+def _stats() -> list[str]:
+    """Each process's pid, then its ``/proc/PID/stat`` after the command name (state, ppid, pgrp, session, ...)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                text = (entry / "stat").read_text()
+            except OSError:
+                continue
+            found.append(entry.name + " " + text[text.rindex(")") + 2 :])
+    return found

@@ -230,3 +230,22 @@ def test_calls_too_big_to_share_go_at_once_and_a_full_batch_does_not_wait() -> N
 
     run(main())
     assert sorted(len(value) for value, _ in runner.sent) == [1, 4, 4, 4, 4]
+
+
+def test_max_inflight_may_be_read_at_each_call_from_a_function() -> None:
+    async def scenario() -> tuple[int, int]:
+        runner = Runner(delay=0.05)
+        limit = [1]
+        lane = Lane(runner.send, max_rows=64, max_inflight=lambda: limit[0])
+        first = [asyncio.ensure_future(lane.call(np.ones((1, 1)), None)) for _ in range(3)]
+        await asyncio.sleep(0)
+        at_one = lane.inflight  # one in flight, the other two queued as one request
+        await asyncio.gather(*first)
+        limit[0] = 3  # e.g. three runner workers: each gets a request of its own
+        second = [asyncio.ensure_future(lane.call(np.ones((1, 1)), None)) for _ in range(3)]
+        await asyncio.sleep(0)
+        at_three = lane.inflight
+        await asyncio.gather(*second)
+        return at_one, at_three
+
+    assert run(scenario()) == (1, 3)
