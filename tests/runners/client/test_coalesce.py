@@ -237,12 +237,12 @@ def test_max_inflight_may_be_read_at_each_call_from_a_function() -> None:
         runner = Runner(delay=0.05)
         limit = [1]
         lane = Lane(runner.send, max_rows=64, max_inflight=lambda: limit[0])
-        first = [asyncio.ensure_future(lane.call(np.ones((1, 1)), None)) for _ in range(3)]
+        first = [asyncio.ensure_future(lane.call(Arguments.of(np.ones((1, 1))), None)) for _ in range(3)]
         await asyncio.sleep(0)
         at_one = lane.inflight  # one in flight, the other two queued as one request
         await asyncio.gather(*first)
         limit[0] = 3  # e.g. three runner workers: each gets a request of its own
-        second = [asyncio.ensure_future(lane.call(np.ones((1, 1)), None)) for _ in range(3)]
+        second = [asyncio.ensure_future(lane.call(Arguments.of(np.ones((1, 1))), None)) for _ in range(3)]
         await asyncio.sleep(0)
         at_three = lane.inflight
         await asyncio.gather(*second)
