@@ -2,9 +2,12 @@
 
 This package never imports ``app``. The public names are below; everything else lives in its
 own module (``runners.store.model_store``, ``runners.sidecar.server``, ``runners.client.runner_client`` ...).
+The framework modules (``runners.sklearn``, ``runners.xgboost``, ``runners.lightgbm``,
+``runners.onnx``, ``runners.pytorch``, ``runners.transformers``) import their framework only
+when a model of it is saved or loaded.
 """
 
-from runners import models, sklearn
+from runners import lightgbm, models, onnx, pytorch, sklearn, transformers, xgboost
 from runners.errors import DeadlineExceeded, InvalidInput, RunnerError, RunnerOverloaded, RunnerUnavailable
 from runners.runnable import Runnable, method
 from runners.runner import Runner
@@ -19,7 +22,12 @@ __all__ = [
     "RunnerOverloaded",
     "RunnerUnavailable",
     "Tag",
+    "lightgbm",
     "method",
     "models",
+    "onnx",
+    "pytorch",
     "sklearn",
+    "transformers",
+    "xgboost",
 ]

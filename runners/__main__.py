@@ -32,6 +32,8 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.add_argument("--max-batch-size", type=int, default=BatchingOptions.max_batch_size)
     serve.add_argument("--max-latency-ms", type=float, default=BatchingOptions.max_latency_ms)
     serve.add_argument("--max-queue", type=int, default=BatchingOptions.max_queue)
+    serve.add_argument("--threads", type=int, help="a stored model's intra-op threads [the CPUs this process may use]")
+    serve.add_argument("--device", help="a stored model's device: cpu, cuda or cuda:N [cpu]")
     serve.add_argument("--graceful-timeout", type=float, default=30.0)
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_serve)
@@ -63,6 +65,8 @@ def _serve(args: argparse.Namespace) -> int:
                 max_latency_ms=args.max_latency_ms,
                 max_queue=args.max_queue,
             ),
+            threads=args.threads,
+            device=args.device,
         )
     except ValueError as exc:
         print(f"python -m runners serve: {exc}", file=sys.stderr)

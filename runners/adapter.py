@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from runners.resources import check_device, threads_for
+from runners.resources import check_device, check_threads, threads_for
 from runners.runnable import MethodConfig, Runnable, method
 from runners.store.model_store import ModelCorrupted, ModelStore, StoredModel, StoreError
 from runners.store.tag import Tag
@@ -82,9 +82,12 @@ class Adapter:
 
     def options(self, model: Any, **save_options: Any) -> dict[str, Any]:
         """JSON-able facts about ``model`` that ``read`` needs to rebuild it."""
-        if save_options:
-            raise TypeError(f"unexpected options {', '.join(sorted(save_options))}")
+        no_more(save_options)
         return {}
+
+    def artifact_for(self, options: Mapping[str, Any]) -> str:
+        """The artifact's name, when a framework stores more than one format."""
+        return self.artifact
 
     def write(self, model: Any, path: Path, options: Mapping[str, Any]) -> None:
         raise NotImplementedError
@@ -97,7 +100,7 @@ class Adapter:
         """A model from a file (or directory) of the framework's own format, loaded safely."""
         raise StoreError(f"{self.display} model cannot be imported from a file")
 
-    def bind(self, model: Any, name: str, stored: StoredModel) -> Callable[..., Any]:
+    def bind(self, model: Any, name: str, stored: StoredModel, load: LoadOptions) -> Callable[..., Any]:
         """The callable that serves signature ``name`` of a loaded model."""
         bound: Callable[..., Any] = getattr(model, name)
         return bound
@@ -120,7 +123,7 @@ class Adapter:
         return (store or ModelStore.default()).create(
             name,
             framework=self.framework,
-            artifact=self.artifact,
+            artifact=self.artifact_for(options),
             write=lambda path: self.write(model, path, options),
             signatures=configs,
             libraries=self.libraries(),
@@ -144,7 +147,10 @@ class Adapter:
         """The framework's model object, after checking the artifact against its checksums."""
         model = tag if isinstance(tag, StoredModel) else self.get(tag, store=store)
         self._own(model)
-        return self.read(model, LoadOptions(threads, self.check_device(device or "cpu")))
+        return self.read(model, self.load_options(threads, device))
+
+    def load_options(self, threads: int | None = None, device: str | None = None) -> LoadOptions:
+        return LoadOptions(check_threads(threads), self.check_device(device or "cpu"))
 
     def import_model(
         self,
@@ -214,6 +220,12 @@ class Adapter:
             raise StoreError(f"model {model.tag} is a {model.info.framework!r} model, not {self.display} one")
 
 
+def no_more(options: Mapping[str, Any]) -> None:
+    """Refuse options a framework does not know (what ``**options`` would otherwise swallow)."""
+    if options:
+        raise TypeError(f"unexpected options: {', '.join(sorted(options))}")
+
+
 class ModelRunnable(Runnable):
     """Hosts one stored model; ``Adapter.runnable_for`` subclasses it with one method per signature."""
 
@@ -223,9 +235,11 @@ class ModelRunnable(Runnable):
     def __init__(
         self, tag: str, store: str | None = None, threads: int | None = None, device: str | None = None
     ) -> None:
-        stored = self.ADAPTER.get(tag, store=ModelStore(store) if store else None)
-        self.model = self.ADAPTER.load_model(stored, threads=threads, device=device)
-        self.calls = {name: self.ADAPTER.bind(self.model, name, stored) for name in stored.info.signatures}
+        adapter = self.ADAPTER
+        stored = adapter.get(tag, store=ModelStore(store) if store else None)
+        load = adapter.load_options(threads, device)
+        self.model = adapter.read(stored, load)
+        self.calls = {name: adapter.bind(self.model, name, stored, load) for name in stored.info.signatures}
 
 
 def _calls(name: str) -> Callable[..., Any]:

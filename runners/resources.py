@@ -20,6 +20,10 @@ DEVICE = re.compile(r"^(cpu|cuda(:[0-9]+)?)$")
 _CGROUP = Path("/sys/fs/cgroup")
 
 
+class DeviceUnavailable(RuntimeError):
+    """The configured device does not exist here (no CUDA device, or a build without CUDA)."""
+
+
 def check_device(device: str) -> str:
     if not DEVICE.match(device):
         raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', not {device!r}")

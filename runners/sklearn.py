@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from runners.adapter import Adapter, LoadOptions, ModelRunnable, Signatures, UntrustedArtifact
+from runners.adapter import Adapter, LoadOptions, ModelRunnable, Signatures, UntrustedArtifact, no_more
 from runners.runnable import Runnable
 from runners.store.model_store import ModelCorrupted, ModelStore, StoredModel
 from runners.store.tag import Tag
@@ -137,8 +137,7 @@ class SklearnAdapter(Adapter):
         **options: Any,
     ) -> StoredModel:
         """The file itself goes into the store (same bytes, same checksum), once it loads with the allow-list."""
-        if options:
-            raise TypeError(f"unexpected options {', '.join(sorted(options))}")
+        no_more(options)
         path = Path(path)
         data = path.read_bytes()
         estimator = _loads(data, str(path))

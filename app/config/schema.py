@@ -139,6 +139,7 @@ def _log_level(value: Any) -> Any:
 ImportPath = Annotated[str, AfterValidator(_import_path)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 _MODEL_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
+_DEVICE = re.compile(r"cpu|cuda(:[0-9]+)?")
 _RUNNER_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _RUNNER_METHOD = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z_][A-Za-z0-9_]*)")
 _METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -202,6 +203,15 @@ class RunnerConfig(BaseModel):
     url: str | None = None
     timeout: float = Field(30.0, gt=0)
     batching: BatchingConfig = BatchingConfig()
+    threads: int | None = Field(None, ge=1)  # a model's intra-op threads [the runner's CPU share]
+    device: str | None = None  # a model's device: cpu, cuda or cuda:N [cpu]
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str | None) -> str | None:
+        if value is not None and not _DEVICE.fullmatch(value):
+            raise ValueError("should be cpu, cuda or cuda:N")
+        return value
 
     @field_validator("model")
     @classmethod
@@ -228,6 +238,9 @@ class RunnerConfig(BaseModel):
             raise KeyedError((), "needs 'model' (a model tag) or 'runnable' (an import path)")
         if self.model is not None and self.runnable is not None:
             raise KeyedError(("runnable",), "give 'model' or 'runnable', not both")
+        for key in ("threads", "device"):
+            if self.runnable is not None and getattr(self, key) is not None:
+                raise KeyedError((key,), "applies to a stored model ('model'); a runnable takes init_params")
         return self
 
 

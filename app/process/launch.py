@@ -59,10 +59,11 @@ def runner_spec(config: TiffinConfig, name: str, model: str | None) -> Any:
 
     runner_config = config.runners.get(name)
     batching = runner_config.batching.model_dump() if runner_config is not None else None
+    options = {"threads": runner_config.threads, "device": runner_config.device} if runner_config else {}
     if model is not None:
-        return RunnerSpec.for_model(name, model, batching=batching)
+        return RunnerSpec.for_model(name, model, batching=batching, **options)
     if runner_config is not None and runner_config.model is not None:
-        return RunnerSpec.for_model(name, runner_config.model, batching=batching)
+        return RunnerSpec.for_model(name, runner_config.model, batching=batching, **options)
     from app.config.assemble import build_service
 
     service = build_service(config)

@@ -94,6 +94,10 @@ def _runner_command(config: TiffinConfig, name: str, common: list[str]) -> list[
     argv += ["--max-batch-size", str(batching.max_batch_size), "--max-latency-ms", str(batching.max_latency_ms)]
     argv += ["--max-queue", str(batching.max_queue), "--graceful-timeout", str(config.server.graceful_timeout)]
     argv += ["--log-level", config.logging.level.lower()]
+    if runner.threads is not None:
+        argv += ["--threads", str(runner.threads)]
+    if runner.device is not None:
+        argv += ["--device", runner.device]
     return [*argv, "--no-batching"] if not batching.enabled else argv
 
 
