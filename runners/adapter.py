@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from runners.resources import check_device, check_threads, threads_for
+from runners.hardware import check_device, check_threads, threads_for
 from runners.runnable import MethodConfig, Runnable, method
 from runners.store.model_store import ModelCorrupted, ModelStore, StoredModel, StoreError
 from runners.store.tag import Tag

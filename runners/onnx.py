@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from runners.adapter import Adapter, LoadOptions, Signatures, UntrustedArtifact, no_more
-from runners.resources import DeviceUnavailable
+from runners.hardware import DeviceUnavailable
 from runners.runnable import Runnable
 from runners.store.model_store import ModelCorrupted, ModelStore, StoredModel
 from runners.store.tag import Tag
@@ -155,7 +155,9 @@ def _check_self_contained(model: Any, origin: str) -> None:
     domains = {node.domain for node in _nodes(model.graph)} | {f.domain for f in model.functions}
     custom = sorted(domains - STANDARD_DOMAINS - {f.domain for f in model.functions})
     if custom:
-        raise UntrustedArtifact(f"{origin} uses operators from custom domains ({', '.join(custom)}), which need native code")
+        raise UntrustedArtifact(
+            f"{origin} uses operators from custom domains ({', '.join(custom)}), which need native code"
+        )
 
 
 def _subgraphs(node: Any) -> Iterator[Any]:
@@ -201,7 +203,9 @@ def _providers(load: LoadOptions) -> list[Any]:
     if index is None:
         return ["CPUExecutionProvider"]
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
-        raise DeviceUnavailable(f"device {load.device!r}: onnxruntime has no CUDA provider here (install onnxruntime-gpu)")
+        raise DeviceUnavailable(
+            f"device {load.device!r}: onnxruntime has no CUDA provider here (install onnxruntime-gpu)"
+        )
     return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
 
 

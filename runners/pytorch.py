@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from runners.adapter import Adapter, LoadOptions, Signatures, UntrustedArtifact, no_more
+from runners.hardware import DeviceUnavailable
 from runners.imports import ImportFromStringError, import_object, path_of
-from runners.resources import DeviceUnavailable
 from runners.runnable import Runnable
 from runners.store.model_store import ModelCorrupted, ModelStore, StoredModel, StoreError
 from runners.store.tag import Tag
@@ -114,7 +114,9 @@ class PyTorchAdapter(Adapter):
         try:
             load_model(module, str(stored.artifact_path), strict=True, device=str(device))
         except (SafetensorError, RuntimeError, OSError) as exc:
-            raise ModelCorrupted(f"model {stored.tag}: the weights do not load into {options['module']}: {exc}") from exc
+            raise ModelCorrupted(
+                f"model {stored.tag}: the weights do not load into {options['module']}: {exc}"
+            ) from exc
         return module.to(device).eval()
 
     def bind(self, model: Any, name: str, stored: StoredModel, load: LoadOptions) -> Callable[..., Any]:

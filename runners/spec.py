@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from runners.hardware import check_device, check_threads
 from runners.imports import import_object
-from runners.resources import check_device, check_threads
 from runners.runnable import MethodConfig, Runnable
 from runners.store.model_store import ModelStore, StoredModel, StoreError
 
@@ -75,7 +75,9 @@ class RunnerSpec:
         if self.model is not None and self.init_params:
             raise ValueError(f"runner {self.name!r}: init_params only apply to a runnable, not to a stored model")
         if self.runnable is not None and (self.threads is not None or self.device is not None):
-            raise ValueError(f"runner {self.name!r}: threads and device apply to a stored model; a runnable takes init_params")
+            raise ValueError(
+                f"runner {self.name!r}: threads and device apply to a stored model; a runnable takes init_params"
+            )
         try:
             check_threads(self.threads)
             if self.device is not None:

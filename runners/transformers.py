@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from runners.adapter import Adapter, LoadOptions, Signatures, UntrustedArtifact, no_more
-from runners.resources import DeviceUnavailable
+from runners.hardware import DeviceUnavailable
 from runners.runnable import Runnable
 from runners.store.model_store import ModelCorrupted, ModelStore, StoredModel, StoreError
 from runners.store.tag import Tag
@@ -135,7 +135,9 @@ def _check_files(path: Path, origin: str) -> None:
     config = path / "config.json"
     try:
         if "auto_map" in json.loads(config.read_text()):
-            raise UntrustedArtifact(f"{origin} needs custom code (auto_map in config.json); tiffin never trusts remote code")
+            raise UntrustedArtifact(
+                f"{origin} needs custom code (auto_map in config.json); tiffin never trusts remote code"
+            )
     except (OSError, ValueError) as exc:
         raise ModelCorrupted(f"{origin}: unreadable config.json: {exc}") from exc
 

@@ -59,11 +59,12 @@ def runner_spec(config: TiffinConfig, name: str, model: str | None) -> Any:
 
     runner_config = config.runners.get(name)
     batching = runner_config.batching.model_dump() if runner_config is not None else None
-    options = {"threads": runner_config.threads, "device": runner_config.device} if runner_config else {}
+    threads = runner_config.threads if runner_config is not None else None
+    device = runner_config.device if runner_config is not None else None
     if model is not None:
-        return RunnerSpec.for_model(name, model, batching=batching, **options)
+        return RunnerSpec.for_model(name, model, batching=batching, threads=threads, device=device)
     if runner_config is not None and runner_config.model is not None:
-        return RunnerSpec.for_model(name, runner_config.model, batching=batching, **options)
+        return RunnerSpec.for_model(name, runner_config.model, batching=batching, threads=threads, device=device)
     from app.config.assemble import build_service
 
     service = build_service(config)

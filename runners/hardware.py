@@ -1,4 +1,4 @@
-"""What a runner may use: its CPU share (for intra-op thread pools) and the device it runs on.
+"""What a stored model runs on: its CPU share (for intra-op thread pools) and its device.
 
 ``cpu_share()`` is the number of CPUs this process may run on: its affinity mask, capped by the
 container's CPU quota (cgroup v2 ``cpu.max``, or v1 ``cpu.cfs_quota_us``), at least 1. A
