@@ -58,7 +58,7 @@ def tokenizer() -> Any:
     return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=512, **names)
 
 
-def tiny_pipeline() -> Any:
+def tiny_pipeline(steps: int = STEPS) -> Any:
     import torch
     from transformers import BartConfig, BartForConditionalGeneration, pipeline
 
@@ -85,7 +85,7 @@ def tiny_pipeline() -> Any:
     labels[labels == tok.pad_token_id] = -100
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
-    for _ in range(STEPS):
+    for _ in range(steps):
         model(**inputs, labels=labels).loss.backward()
         optimizer.step()
         optimizer.zero_grad()

@@ -2,12 +2,14 @@
 
 An ``nn.Module`` is stored as its ``state_dict`` in safetensors (tensors only: nothing to
 unpickle), with the import path of its class and the keyword arguments that build it
-(``init_kwargs``, JSON) in ``model.json``. Loading imports that class (your code, installed or on
-the path, never a file from the model store), checks that it is an ``nn.Module``, builds it and
-loads the weights strictly: every tensor must match by name and shape. A ``torch.jit``
+(``init_kwargs``, JSON) in ``model.json``. Loading imports that class (your code: by its module
+name, else from the file it was defined in when it was saved; never a file inside the model
+store), checks that it is an ``nn.Module``, builds it and loads the weights strictly: every
+tensor must match by name and shape. A ``torch.jit``
 ScriptModule is stored with ``torch.jit.save`` and loaded by TorchScript's own deserializer,
-which restores tensors and TorchScript code but no Python objects. ``torch.export`` programs
-are not taken: ``torch.export.load`` may fall back to unpickling.
+which restores tensors and TorchScript code but no Python objects. (PyTorch now deprecates
+TorchScript for ``torch.export``; exported programs are not taken, because ``torch.export.load``
+falls back to unpickling what it cannot read otherwise.)
 
 Methods take numpy arrays (or tensors) and return numpy arrays; floating inputs are cast to the
 module's floating dtype, and everything runs under ``torch.inference_mode()`` on the runner's
@@ -18,6 +20,7 @@ device. ``__call__`` is batchable along dimension 0 by default. The runner's thr
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -71,7 +74,11 @@ class PyTorchAdapter(Adapter):
             target = cls if isinstance(cls, str) else path_of(cls)
         except ValueError as exc:
             raise ValueError(f"the module's class must be importable by the runner: {exc}") from None
-        options = {"format": STATE_DICT, "module": target, "init_kwargs": dict(init_kwargs or {})}
+        options: dict[str, Any] = {"format": STATE_DICT, "module": target, "init_kwargs": dict(init_kwargs or {})}
+        source = _source_file(cls)
+        if source is not None and not target.startswith(f"{source}:"):
+            # A module found on this process's path (a script's own directory) may not be on the runner's.
+            options["module_file"] = f"{source}:{target.rpartition(':')[2]}"
         _check_rebuilds(model, options)
         return options
 
@@ -102,7 +109,7 @@ class PyTorchAdapter(Adapter):
             return module.eval()
         if options.get("format") != STATE_DICT:
             raise ModelCorrupted(f"model {stored.tag}: unknown format {options.get('format')!r}")
-        cls = _module_class(str(options.get("module")), stored)
+        cls = _module_class(options, stored)
         from safetensors import SafetensorError
         from safetensors.torch import load_model
 
@@ -171,19 +178,33 @@ def _out(value: Any) -> Any:
     return value
 
 
-def _module_class(target: str, stored: StoredModel) -> Any:
+def _source_file(cls: Any) -> str | None:
+    if isinstance(cls, str):
+        return None
+    module = sys.modules.get(cls.__module__)
+    file = getattr(module, "__file__", None)
+    return str(Path(file).resolve()) if file else None
+
+
+def _module_class(options: Mapping[str, Any], stored: StoredModel) -> Any:
     import torch
 
-    module_part = target.rpartition(":")[0]
-    if module_part.endswith(".py") and Path(module_part).resolve().is_relative_to(stored.path.parent.parent.resolve()):
-        raise UntrustedArtifact(f"model {stored.tag}: its module class {target} lives in the model store")
-    try:
-        cls = import_object(target)
-    except ImportFromStringError as exc:
-        raise StoreError(f"model {stored.tag}: cannot import its module class: {exc}") from exc
-    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
-        raise UntrustedArtifact(f"model {stored.tag}: {target} is not a torch.nn.Module subclass")
-    return cls
+    targets = [str(options.get("module"))] + ([str(options["module_file"])] if options.get("module_file") else [])
+    store_root = stored.path.parent.parent.resolve()
+    errors = []
+    for target in targets:
+        module_part = target.rpartition(":")[0]
+        if module_part.endswith(".py") and Path(module_part).resolve().is_relative_to(store_root):
+            raise UntrustedArtifact(f"model {stored.tag}: its module class {target} lives in the model store")
+        try:
+            cls = import_object(target)
+        except ImportFromStringError as exc:
+            errors.append(str(exc))
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+            raise UntrustedArtifact(f"model {stored.tag}: {target} is not a torch.nn.Module subclass")
+        return cls
+    raise StoreError(f"model {stored.tag}: cannot import its module class: {'; '.join(errors)}")
 
 
 def _check_rebuilds(model: Any, options: Mapping[str, Any]) -> None:
