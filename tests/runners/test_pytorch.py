@@ -166,3 +166,25 @@ def test_served_from_yaml_naming_only_the_tag(tmp_path: Path, mlp: MLP) -> None:
         np.testing.assert_allclose(got, expected[rows], rtol=1e-5, atol=1e-6)
         assert (got.argmax(axis=1) == expected[rows].argmax(axis=1)).all()
         assert batches_run(api, "mlp_served", "__call__") < 1 + len(rows)
+
+
+def test_an_api_worker_serving_a_pytorch_runner_never_imports_torch(tmp_path: Path, mlp: MLP) -> None:
+    import subprocess
+
+    import yaml
+
+    from tests.runners.served import config
+
+    runners.pytorch.save_model("mlp_api", mlp)
+    path = tmp_path / "service.yaml"
+    ndarray = {"type": "ndarray"}
+    path.write_text(yaml.safe_dump(config("mlp_api:latest", "__call__", input=ndarray, output=ndarray)))
+    code = (
+        "import sys\n"
+        "from app.config.schema import load_config\n"
+        "from app.config.assemble import build_service\n"
+        f"service = build_service(load_config({str(path)!r}))\n"
+        "assert [r.name for r in service.runners] == ['mlp_api']\n"
+        "assert 'torch' not in sys.modules and 'safetensors' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, cwd=Path(__file__).resolve().parents[2])

@@ -53,3 +53,17 @@ def test_resolve_a_stored_model(iris_models: dict[str, str]) -> None:
     assert resolved.framework == "sklearn" and resolved.init_params == {"tag": iris_models["iris_clf"]}
     assert resolved.model is not None and str(resolved.model.tag) == iris_models["iris_clf"]
     assert set(resolved.methods) == {"predict"}
+
+
+def test_threads_and_device_are_a_stored_models_and_reach_its_runnable(iris_models: dict[str, str]) -> None:
+    spec = RunnerSpec.for_model("iris", "iris_clf", threads=2, device="cpu")
+    assert RunnerSpec.from_json(spec.to_json()) == spec
+    resolved = resolve(spec)
+    assert resolved.init_params == {"tag": iris_models["iris_clf"], "threads": 2, "device": "cpu"}
+    assert resolve(RunnerSpec("iris", model="iris_clf")).init_params == {"tag": iris_models["iris_clf"]}
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        RunnerSpec("x", model="m", threads=0)
+    with pytest.raises(ValueError, match="device must be"):
+        RunnerSpec("x", model="m", device="gpu")
+    with pytest.raises(ValueError, match="apply to a stored model"):
+        RunnerSpec("x", runnable="a:B", threads=1)

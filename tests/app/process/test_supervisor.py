@@ -44,3 +44,11 @@ def test_a_yaml_runner_of_a_stored_model_starts_without_the_config_layer(tmp_pat
         "--graceful-timeout", "7.0", "--log-level", "warning", "--no-batching", "--host", "127.0.0.1", "--port", "5001",
     ]  # fmt: skip
     assert runnable.argv[1:5] == ["-m", "app.cli", "runner", "r"]
+
+
+def test_a_models_threads_and_device_reach_its_sidecar(tmp_path: Path) -> None:
+    yaml = tmp_path / "svc.yaml"
+    yaml.write_text("runners:\n  m: {model: 'm:v1', threads: 3, device: cpu}\n")
+    model, _ = plan(load_config(yaml, env={}, overrides={"server.port": 5000}), ["m"], None)
+    assert model.argv[model.argv.index("--threads") + 1] == "3"
+    assert model.argv[model.argv.index("--device") + 1] == "cpu"
