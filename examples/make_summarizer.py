@@ -63,6 +63,7 @@ def tiny_pipeline(steps: int = STEPS) -> Any:
     from transformers import BartConfig, BartForConditionalGeneration, pipeline
 
     torch.manual_seed(SEED)
+    torch.set_num_threads(1)  # a model this small trains no faster on more threads, and never stalls on them
     tok = tokenizer()
     config = BartConfig(
         vocab_size=len(tok),
