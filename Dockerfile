@@ -3,6 +3,7 @@
 #   docker build -t tiffin:local .
 #   docker build --build-arg BASE_IMAGE=tiffin-base:local -t tiffin:local .   # no registry:
 #                                                 # run scripts/offline-images first (docs/docker.md)
+#   docker build --build-arg EXTRAS=torch,transformers -t tiffin:torch .   # + PyTorch, Transformers
 #
 # All stages start FROM the same BASE_IMAGE, so the python3 the virtualenv points at
 # (/usr/local/bin/python3 in the official image, /usr/bin/python3 in tiffin-base) exists at the
@@ -10,22 +11,25 @@
 # (docker-compose 1.29, Engine 20.10) and with BuildKit.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-# --- deps: a virtualenv with tiffin's dependencies and the web frameworks users mount (the
-# `frameworks` extra: FastAPI, Flask, Quart); rebuilt only when pyproject.toml or the
-# wheelhouse changes. build/wheels is optional: scripts/offline-images fills it when containers
-# cannot reach PyPI, and pip then installs from it alone (--no-index; from PyPI as well, with a
-# warning, if it lacks a requirement: a stale wheelhouse). pyproject.toml is listed
+# --- deps: a virtualenv with tiffin's dependencies, the web frameworks users mount (the
+# `frameworks` extra: FastAPI, Flask, Quart), the light model frameworks (the `models` extra:
+# XGBoost, LightGBM, ONNX Runtime) and the extras named in EXTRAS (comma-separated: `torch`,
+# `transformers`); rebuilt only when pyproject.toml, EXTRAS or the wheelhouse changes.
+# build/wheels is optional: scripts/offline-images fills it when containers cannot reach PyPI
+# (with the same EXTRAS), and pip then installs from it alone (--no-index; from PyPI as well,
+# with a warning, if it lacks a requirement: a stale wheelhouse). pyproject.toml is listed
 # first, so the COPY has a source when build/wheels does not exist. The packages' own test
 # suites (pandas, scipy, numpy: ~110 MB) are never imported: dropped.
 FROM ${BASE_IMAGE} AS deps
+ARG EXTRAS=""
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 COPY pyproject.toml build/wheel[s] /tmp/build/
 RUN set -eu; \
     python3 -m venv /opt/venv; \
-    python3 -c 'import sys, tomllib; p = tomllib.load(open(sys.argv[1], "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["frameworks"]))' \
-        /tmp/build/pyproject.toml >/tmp/requirements.txt; \
+    python3 -c 'import sys, tomllib; p = tomllib.load(open(sys.argv[1], "rb"))["project"]; extras = p["optional-dependencies"]; names = ["frameworks", "models", *filter(None, sys.argv[2].replace(" ", "").split(","))]; print("\n".join(p["dependencies"] + [r for n in names for r in extras[n]]))' \
+        /tmp/build/pyproject.toml "$EXTRAS" >/tmp/requirements.txt; \
     if ! ls /tmp/build/*.whl >/dev/null 2>&1; then \
         /opt/venv/bin/pip install -r /tmp/requirements.txt; \
     elif ! /opt/venv/bin/pip install --no-index --find-links /tmp/build -r /tmp/requirements.txt; then \

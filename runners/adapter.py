@@ -93,7 +93,7 @@ class Adapter:
         raise NotImplementedError
 
     def read(self, stored: StoredModel, load: LoadOptions) -> Any:
-        """The model, rebuilt from the artifact; verifies it first (``read_bytes``/``verified_dir``)."""
+        """The model, rebuilt from the artifact, which it verifies first (``read_bytes``, ``stored.verify()``)."""
         raise NotImplementedError
 
     def open(self, path: Path, **options: Any) -> Any:

@@ -173,3 +173,43 @@ def test_concurrent_calls_of_a_batchable_method_share_requests_unless_batching_i
     runner = Runner(samples.Doubler, name="doubler")
     runner.configure(batching={"max_batch_size": 8})
     assert runner.batching == BatchingOptions(max_batch_size=8)
+
+
+def test_run_is_the_default_method_as_in_bentoml(tmp_path: Path) -> None:
+    import torch
+
+    from runners.store.model_store import ModelStore
+    from tests.runners.nets import MLP
+
+    store = ModelStore(tmp_path)
+    torch.manual_seed(0)
+    net = MLP()
+    x = np.random.default_rng(0).random((3, 4))
+    called = runners.pytorch.save_model("net", net, store=store).to_runner()
+    assert called.default_method is called.methods["__call__"]
+    called.init_local()  # from the store the model is in
+    assert np.array_equal(called.run(x), called.__call__.run(x))
+
+    two = runners.pytorch.save_model("two", net, store=store, signatures={"forward": {}, "embed": {}}).to_runner()
+    assert two.default_method is None
+    with pytest.raises(AttributeError, match="two.forward.run, two.embed.run"):
+        two.run(x)
+
+
+def test_a_method_named_run_is_reached_both_ways(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    from runners.store.model_store import ModelStore
+
+    graph = helper.make_graph(
+        [helper.make_node("Neg", ["x"], ["y"])],
+        "neg",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])],
+    )
+    store = ModelStore(tmp_path)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    runner = runners.onnx.save_model("neg", model, store=store).to_runner()
+    runner.init_local()
+    x = np.ones((1, 2), dtype=np.float32)
+    assert runner.run.run(x).tolist() == runner.run(x).tolist() == [[-1.0, -1.0]]

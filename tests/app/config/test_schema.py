@@ -359,7 +359,8 @@ def test_a_models_threads_and_device(tmp_path: Path) -> None:
     assert (config.runners["a"].threads, config.runners["a"].device) == (2, "cuda:1")
     assert load_config(write(tmp_path, "runners: {a: {model: x}}"), env={}).runners["a"].device is None
     assert ": runners.a.threads: " in error_for(tmp_path, "runners: {a: {model: x, threads: 0}}")
-    assert ": runners.a.device: should be cpu, cuda or cuda:N" in error_for(tmp_path, "runners: {a: {model: x, device: gpu}}")
+    bad_device = error_for(tmp_path, "runners: {a: {model: x, device: gpu}}")
+    assert ": runners.a.device: should be cpu, cuda or cuda:N" in bad_device
     runnable = error_for(tmp_path, "runners: {a: {runnable: 'pkg.mod:R', device: cpu}}")
     assert ": runners.a.device: applies to a stored model" in runnable
 
