@@ -68,6 +68,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     TIFFIN_HOME=/home/tiffin/.tiffin \
     XDG_RUNTIME_DIR=/tmp
+# LightGBM's native library links the OpenMP runtime (libgomp1): tiffin-base:local has it
+# (scripts/offline-images); another base gets it from its apt sources.
+RUN if ! ldconfig -p | grep -q 'libgomp\.so\.1 '; then \
+        apt-get update -q && apt-get install -q -y --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/*; \
+    fi
 RUN groupadd --system --gid 10001 tiffin \
     && useradd --system --uid 10001 --gid tiffin --home-dir /home/tiffin --create-home \
         --shell /usr/sbin/nologin tiffin
