@@ -5,7 +5,8 @@ unpickle), with the import path of its class and the keyword arguments that buil
 (``init_kwargs``, JSON) in ``model.json``. Loading imports that class (your code: by its module
 name, else from the file it was defined in when it was saved; never a file inside the model
 store), checks that it is an ``nn.Module``, builds it and loads the weights strictly: every
-tensor must match by name and shape. A ``torch.jit``
+tensor must match by name and shape. (A module whose class alone cannot rebuild it, when no
+``init_kwargs`` are given, is stored as TorchScript if it scripts.) A ``torch.jit``
 ScriptModule is stored with ``torch.jit.save`` and loaded by TorchScript's own deserializer,
 which restores tensors and TorchScript code but no Python objects. (PyTorch now deprecates
 TorchScript for ``torch.export``; exported programs are not taken, because ``torch.export.load``
@@ -69,18 +70,15 @@ class PyTorchAdapter(Adapter):
             if module_class is not None or init_kwargs:
                 raise TypeError("a TorchScript module needs no module_class or init_kwargs")
             return {"format": TORCHSCRIPT}
-        cls = module_class or type(model)
         try:
-            target = cls if isinstance(cls, str) else path_of(cls)
+            return _state_dict_options(model, module_class, init_kwargs)
         except ValueError as exc:
-            raise ValueError(f"the module's class must be importable by the runner: {exc}") from None
-        options: dict[str, Any] = {"format": STATE_DICT, "module": target, "init_kwargs": dict(init_kwargs or {})}
-        source = _source_file(cls)
-        if source is not None and not target.startswith(f"{source}:"):
-            # A module found on this process's path (a script's own directory) may not be on the runner's.
-            options["module_file"] = f"{source}:{target.rpartition(':')[2]}"
-        _check_rebuilds(model, options)
-        return options
+            if module_class is not None or init_kwargs is not None:
+                raise  # what the caller said does not rebuild the module: say so
+            # Nothing said how to rebuild it, and its class alone does not: TorchScript, if it scripts.
+            if _scripted(model) is None:
+                raise ValueError(f"{exc}; or save a TorchScript module (torch.jit.script(model))") from None
+            return {"format": TORCHSCRIPT, "scripted_from": type(model).__qualname__}
 
     def artifact_for(self, options: Mapping[str, Any]) -> str:
         return "model.torchscript" if options.get("format") == TORCHSCRIPT else self.artifact
@@ -89,7 +87,8 @@ class PyTorchAdapter(Adapter):
         import torch
 
         if options["format"] == TORCHSCRIPT:
-            torch.jit.save(model, str(path))
+            scripted = model if isinstance(model, torch.jit.ScriptModule) else _scripted(model)
+            torch.jit.save(scripted, str(path))
         else:
             from safetensors.torch import save_model
 
@@ -178,6 +177,37 @@ def _out(value: Any) -> Any:
     return value
 
 
+def _state_dict_options(
+    model: Any, module_class: type[Any] | str | None, init_kwargs: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    cls = module_class or type(model)
+    try:
+        target = cls if isinstance(cls, str) else path_of(cls)
+    except ValueError as exc:
+        raise ValueError(f"the module's class must be importable by the runner: {exc}") from None
+    options: dict[str, Any] = {"format": STATE_DICT, "module": target, "init_kwargs": dict(init_kwargs or {})}
+    source = _source_file(cls)
+    if source is not None and not target.startswith(f"{source}:"):
+        # A module found on this process's path (a script's own directory) may not be on the runner's.
+        options["module_file"] = f"{source}:{target.rpartition(':')[2]}"
+    _check_rebuilds(model, options)
+    return options
+
+
+def _scripted(model: Any) -> Any:
+    """``torch.jit.script(model)``, or ``None`` when TorchScript cannot compile it."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # TorchScript's deprecation notice
+        try:
+            return torch.jit.script(model)
+        except Exception:  # TorchScript's frontend raises many kinds of errors on unsupported code
+            return None
+
+
 def _source_file(cls: Any) -> str | None:
     if isinstance(cls, str):
         return None
@@ -216,7 +246,7 @@ def _check_rebuilds(model: Any, options: Mapping[str, Any]) -> None:
     except ImportFromStringError as exc:
         raise ValueError(f"the module's class cannot be imported back: {exc}") from None
     if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
-        raise TypeError(f"{options['module']} is not a torch.nn.Module subclass")
+        raise ValueError(f"{options['module']} is not a torch.nn.Module subclass")
     with torch.device("meta"):
         try:
             empty = cls(**options["init_kwargs"])
@@ -268,7 +298,10 @@ def save_model(
     """Store an ``nn.Module`` (weights in safetensors) or a TorchScript module.
 
     ``module_class`` (default: the model's own class) and ``init_kwargs`` say how the runner
-    rebuilds the module before loading the weights: ``module_class(**init_kwargs)``.
+    rebuilds the module before loading the weights: ``module_class(**init_kwargs)``. When neither
+    is given and the class alone cannot rebuild it (its constructor needs arguments, or it is
+    defined inside a function), the module is stored as TorchScript if ``torch.jit.script``
+    compiles it; otherwise the error says to pass ``init_kwargs``.
     """
     return ADAPTER.save_model(
         name,

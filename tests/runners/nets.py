@@ -42,3 +42,14 @@ def train_mlp(x: torch.Tensor, y: torch.Tensor, steps: int = 200, seed: int = 0)
         loss.backward()
         optimizer.step()
     return model.eval()
+
+
+class Unscriptable(torch.nn.Module):
+    """Needs a constructor argument, and TorchScript cannot compile it (``*args``)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(width, 1)
+
+    def forward(self, x: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)

@@ -14,7 +14,7 @@ from sklearn.datasets import load_iris
 import runners
 from runners.adapter import UntrustedArtifact
 from runners.store.model_store import ModelCorrupted, StoreError
-from tests.runners.nets import MLP, Tied, train_mlp
+from tests.runners.nets import MLP, Tied, Unscriptable, train_mlp
 from tests.runners.served import batches_run, post, post_concurrently, serve_model
 from tests.runners.tamper import edit_options, flip_byte, pickle_payload, replace_artifact
 
@@ -79,15 +79,30 @@ def test_torchscript_round_trips(mlp: MLP) -> None:
     assert np.array_equal(instance(X), reference(mlp, X))
 
 
-def test_a_module_that_could_not_be_rebuilt_is_refused_at_save(mlp: MLP) -> None:
-    with pytest.raises(ValueError, match="init_kwargs"):
-        runners.pytorch.save_model("mlp_wide", MLP(4, 32, 3))  # MLP() has 16 hidden units
+@pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:FutureWarning")
+def test_a_module_its_class_alone_cannot_rebuild_is_stored_as_torchscript() -> None:
+    torch.manual_seed(3)
+    wide = MLP(4, 32, 3)  # MLP() has 16 hidden units, and no init_kwargs say otherwise
+    stored = runners.pytorch.save_model("mlp_wide", wide)
+    assert stored.info.options == {"format": "torchscript", "scripted_from": "MLP"}
+    instance = runners.pytorch.runnable_for(stored)(tag=str(stored.tag), threads=1)  # type: ignore[call-arg]
+    assert np.array_equal(instance(X), reference(wide, X))
 
-    class Local(torch.nn.Module):
-        pass
+    class Local(torch.nn.Module):  # no import path another process could use
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * 2
 
-    with pytest.raises(ValueError, match="importable"):
-        runners.pytorch.save_model("local", Local())
+    local = runners.pytorch.save_model("local", Local())
+    assert local.info.options["format"] == "torchscript"
+    assert runners.pytorch.load_model(local.tag)(torch.ones(1)).tolist() == [2.0]
+
+
+def test_a_module_that_could_not_be_rebuilt_is_refused_at_save() -> None:
+    with pytest.raises(ValueError, match="pass the init_kwargs"):  # said, and wrong: never second-guessed
+        runners.pytorch.save_model("mlp_wide", MLP(4, 32, 3), init_kwargs={"hidden": 8})
+    with pytest.raises(ValueError, match=r"init_kwargs.*torch.jit.script"):
+        runners.pytorch.save_model("unscriptable", Unscriptable(3))
+    assert runners.pytorch.save_model("unscriptable", Unscriptable(3), init_kwargs={"width": 3})
     with pytest.raises(TypeError, match="torch.nn.Module"):
         runners.pytorch.save_model("not_a_module", object())
 
