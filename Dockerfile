@@ -3,7 +3,7 @@
 #   docker build -t tiffin:local .
 #   docker build --build-arg BASE_IMAGE=tiffin-base:local -t tiffin:local .   # no registry:
 #                                                 # run scripts/offline-images first (docs/docker.md)
-#   docker build --build-arg EXTRAS=frameworks,xgboost -t tiffin:xgboost .     # another lock
+#   docker build --build-arg EXTRAS=frameworks,models,torch,transformers -t tiffin:torch .   # + PyTorch, Transformers (run scripts/lock with those extras first)
 #
 # All stages start FROM the same BASE_IMAGE, so the python3 the virtualenv points at
 # (/usr/local/bin/python3 in the official image, /usr/bin/python3 in tiffin-base) exists at the
@@ -22,7 +22,7 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 # always exists, so the COPY has a source when build/wheels does not). The packages' own test
 # suites (pandas, scipy, numpy: ~110 MB) are never imported: dropped.
 FROM ${BASE_IMAGE} AS deps
-ARG EXTRAS=frameworks
+ARG EXTRAS=frameworks,models
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -71,6 +71,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     TIFFIN_HOME=/home/tiffin/.tiffin \
     XDG_RUNTIME_DIR=/tmp
+# LightGBM's native library links the OpenMP runtime (libgomp1): tiffin-base:local has it
+# (scripts/offline-images); another base gets it from its apt sources.
+RUN if ! ldconfig -p | grep -q 'libgomp\.so\.1 '; then \
+        apt-get update -q && apt-get install -q -y --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/*; \
+    fi
 RUN groupadd --system --gid 10001 tiffin \
     && useradd --system --uid 10001 --gid tiffin --home-dir /home/tiffin --create-home \
         --shell /usr/sbin/nologin tiffin

@@ -1,43 +1,29 @@
-"""The summarization model the seed's class-style examples use.
+"""The summarization pipeline the seed's class-style examples use.
 
-The seeds call ``transformers.pipeline("summarization")``, which downloads a model from a hub.
-``load_pipeline()`` does exactly that when ``TIFFIN_SUMMARIZER=transformers`` (and the weights
-are cached); by default it returns a small extractive summarizer with the same call shape,
-``pipeline(text) -> [{"summary_text": ...}]``, so the examples run on a machine with no hub.
+The seeds call ``transformers.pipeline("summarization")``. ``load_pipeline()`` is that pipeline,
+loaded from the model store (``runners.transformers.load_model("summarizer:latest")``), where
+``examples/make_summarizer.py`` put it: a tiny model built locally, or with ``--hub NAME`` a
+downloaded one. With nothing stored it falls back to ``pipeline("summarization")`` itself, which
+downloads Transformers' default summarization model (a machine with the network).
 """
 
 from __future__ import annotations
 
-import os
-import re
 from typing import Any
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
-
-
-class ExtractiveSummarizer:
-    """Keeps the leading sentences up to ``max_words`` words: news text front-loads its facts."""
-
-    def __init__(self, max_words: int = 40) -> None:
-        self.max_words = max_words
-
-    def __call__(self, text: str) -> list[dict[str, Any]]:
-        kept: list[str] = []
-        words = 0
-        for sentence in _SENTENCE.split(text.strip()):
-            if kept and words + len(sentence.split()) > self.max_words:
-                break
-            kept.append(sentence)
-            words += len(sentence.split())
-        return [{"summary_text": " ".join(kept)}]
+MODEL_NAME = "summarizer"
 
 
 def load_pipeline() -> Any:
-    if os.environ.get("TIFFIN_SUMMARIZER") == "transformers":
+    import runners
+    from runners.store.model_store import ModelNotFound
+
+    try:
+        return runners.transformers.load_model(f"{MODEL_NAME}:latest")
+    except ModelNotFound:
         from transformers import pipeline
 
         return pipeline("summarization")
-    return ExtractiveSummarizer()
 
 
 EXAMPLE_INPUT = (

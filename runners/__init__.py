@@ -4,13 +4,16 @@ This package never imports ``app``. The public names are below; everything else 
 own module (``runners.store.model_store``, ``runners.sidecar.server``, ``runners.client.runner_client`` ...).
 The names load on first use: ``tiffin serve`` reads runner specs (``runners.spec``) before it
 starts the runner workers, and importing the client (numpy, asyncio) would delay every start.
+The framework modules (``runners.sklearn``, ``runners.xgboost``, ``runners.lightgbm``,
+``runners.onnx``, ``runners.pytorch``, ``runners.transformers``) import their framework only
+when a model of it is saved or loaded.
 """
 
 import importlib as _importlib
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
-    from runners import models, sklearn
+    from runners import lightgbm, models, onnx, pytorch, sklearn, transformers, xgboost
     from runners.errors import DeadlineExceeded, InvalidInput, RunnerError, RunnerOverloaded, RunnerUnavailable
     from runners.runnable import Runnable, method
     from runners.runner import Runner
@@ -25,9 +28,14 @@ __all__ = [
     "RunnerOverloaded",
     "RunnerUnavailable",
     "Tag",
+    "lightgbm",
     "method",
     "models",
+    "onnx",
+    "pytorch",
     "sklearn",
+    "transformers",
+    "xgboost",
 ]
 
 _HOMES = {
@@ -43,8 +51,11 @@ _HOMES = {
 }
 
 
+_MODULES = ("models", "sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "transformers")
+
+
 def __getattr__(name: str) -> _typing.Any:
-    if name in ("models", "sklearn"):
+    if name in _MODULES:
         value: _typing.Any = _importlib.import_module(f"runners.{name}")
     elif name in _HOMES:
         value = getattr(_importlib.import_module(_HOMES[name]), name)

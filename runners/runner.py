@@ -4,6 +4,7 @@
     runner.predict.run(x)              # sync: from a worker thread, or a script with no loop
     await runner.predict.async_run(x)
     async for token in runner.generate.async_stream(prompt): ...   # a generator method
+    runner.run(x)                      # the default method: the only one, or __call__ (as BentoML)
     runner.init_local()                # or: the model in this process, no sidecar
     runner.configure(url=..., timeout=...)   # else env TIFFIN_RUNNER_<NAME>_URL
     await runner.startup(); await runner.shutdown(); await runner.is_ready()
@@ -78,6 +79,9 @@ class RunnerMethod:
         leaving the loop early) stops the model's generator.
         """
         return self.runner._stream(self.name, args, kwargs)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """``runner.run(x)`` where the method itself is named ``run`` (ONNX): the same as ``.run(x)``."""
+        return self.run(*args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<RunnerMethod {self.runner.name}.{self.name} batchable={self.config.batchable}>"
@@ -112,6 +116,8 @@ class Runner:
         if not configs:
             raise ValueError(f"{runnable_class.__name__} exposes no @runners.method")
         self.methods = {m: RunnerMethod(self, m, c) for m, c in configs.items()}
+        if "run" in self.methods:  # a method named run (ONNX's): runner.run.run(x) and runner.run(x) both call it
+            self.run = self.methods["run"]  # type: ignore[method-assign]  # shadows the default-method shorthand
         base = batching or BatchingOptions()
         self.batching = BatchingOptions(
             enabled=base.enabled,
@@ -142,7 +148,7 @@ class Runner:
         return cls(
             runnable_for_model(model),
             name=name or model.tag.name,
-            runnable_init_params={"tag": str(model.tag)},
+            runnable_init_params={"tag": str(model.tag), "store": str(model.path.parent.parent)},  # init_local
             max_batch_size=max_batch_size,
             max_latency_ms=max_latency_ms,
             model=model,
@@ -162,6 +168,28 @@ class Runner:
             batching=options,
             workers=self.workers,
         )
+
+    @property
+    def default_method(self) -> RunnerMethod | None:
+        """What ``run``/``async_run`` call: the only method, else ``__call__``, else none."""
+        if len(self.methods) == 1:
+            return next(iter(self.methods.values()))
+        return self.methods.get("__call__")
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        return self._default().run(*args, **kwargs)
+
+    async def async_run(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._default().async_run(*args, **kwargs)
+
+    def _default(self) -> RunnerMethod:
+        method = self.default_method
+        if method is None:
+            raise AttributeError(
+                f"runner {self.name!r} has no default method (several methods, none named __call__): "
+                f"call one of {', '.join(f'{self.name}.{m}.run' for m in self.methods)}"
+            )
+        return method
 
     def __getattr__(self, item: str) -> RunnerMethod:
         methods: dict[str, RunnerMethod] = self.__dict__.get("methods", {})

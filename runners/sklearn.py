@@ -11,15 +11,28 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
-import platform
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from runners.runnable import MethodConfig, Runnable, method
-from runners.store.model_store import ModelCorrupted, ModelStore, StoredModel, StoreError
+from runners.adapter import Adapter, LoadOptions, ModelRunnable, Signatures, UntrustedArtifact, no_more
+from runners.runnable import Runnable
+from runners.store.model_store import ModelCorrupted, ModelStore, StoredModel
 from runners.store.tag import Tag
+
+__all__ = [
+    "ADAPTER",
+    "SklearnRunnable",
+    "UntrustedArtifact",
+    "get",
+    "import_file",
+    "import_model",
+    "is_trusted",
+    "load_model",
+    "runnable_for",
+    "save_model",
+]
 
 FRAMEWORK = "sklearn"
 ARTIFACT = "model.skops"
@@ -47,10 +60,6 @@ TRUSTED_TYPES = frozenset(
 )
 
 DEFAULT_SIGNATURES: Mapping[str, Mapping[str, Any]] = {"predict": {"batchable": True, "batch_dim": 0}}
-
-
-class UntrustedArtifact(StoreError):
-    """The artifact needs types outside the allow-list; it is not loaded."""
 
 
 def is_trusted(type_name: str) -> bool:
@@ -100,111 +109,101 @@ def _loads(data: bytes, origin: str) -> Any:
         raise ModelCorrupted(f"{origin} could not be loaded: {exc}") from exc
 
 
-def _signatures(model: Any, signatures: Mapping[str, Mapping[str, Any]] | None) -> dict[str, MethodConfig]:
-    chosen = signatures or DEFAULT_SIGNATURES
-    configs = {name: MethodConfig.from_dict(dict(options)) for name, options in chosen.items()}
-    missing = [name for name in configs if not callable(getattr(model, name, None))]
-    if missing:
-        raise ValueError(f"{type(model).__name__} has no method {', '.join(missing)} named in signatures")
-    return configs
+class SklearnAdapter(Adapter):
+    framework = FRAMEWORK
+    display = "a scikit-learn"
+    artifact = ARTIFACT
+    distributions = ("scikit-learn", "skops", "numpy", "scipy")
+    thread_affine = False  # estimators hold no thread-local state
+
+    def default_signatures(self, model: Any) -> dict[str, dict[str, Any]]:
+        return {name: dict(options) for name, options in DEFAULT_SIGNATURES.items()}
+
+    def write(self, model: Any, path: Path, options: Mapping[str, Any]) -> None:
+        data = _skops_io().dumps(model)
+        _untrusted(data, f"model {type(model).__name__}")  # refuse now what could never be loaded back
+        path.write_bytes(data)
+
+    def read(self, stored: StoredModel, load: LoadOptions) -> Any:
+        return _loads(self.read_bytes(stored), f"model {stored.tag} ({stored.artifact_path})")
+
+    def import_model(
+        self,
+        name: str,
+        path: Path | str,
+        *,
+        signatures: Signatures | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        store: ModelStore | None = None,
+        **options: Any,
+    ) -> StoredModel:
+        """The file itself goes into the store (same bytes, same checksum), once it loads with the allow-list."""
+        no_more(options)
+        path = Path(path)
+        data = path.read_bytes()
+        estimator = _loads(data, str(path))
+        return (store or ModelStore.default()).create(
+            name,
+            framework=self.framework,
+            artifact=self.artifact,
+            write=lambda target: target.write_bytes(data),
+            signatures=self.signatures(estimator, signatures),
+            libraries=self.libraries(),
+            metadata={"imported_from": path.name, **(metadata or {})},
+        )
 
 
-def _libraries() -> dict[str, str]:
-    from importlib.metadata import version
+class SklearnRunnable(ModelRunnable):
+    """Hosts one stored estimator; ``runnable_for`` adds one method per signature."""
 
-    found = {"python": platform.python_version()}
-    for dist in ("scikit-learn", "skops", "numpy", "scipy"):
-        with contextlib.suppress(Exception):
-            found[dist] = version(dist)
-    return found
+
+SklearnAdapter.runnable_base = SklearnRunnable
+ADAPTER = SklearnAdapter()
 
 
 def save_model(
     name: str,
     model: Any,
     *,
-    signatures: Mapping[str, Mapping[str, Any]] | None = None,
+    signatures: Signatures | None = None,
     metadata: Mapping[str, Any] | None = None,
     store: ModelStore | None = None,
 ) -> StoredModel:
     """Store ``model`` as a new version of ``name``; its methods default to a batchable ``predict``."""
-    configs = _signatures(model, signatures)
-    data = _skops_io().dumps(model)
-    _untrusted(data, f"model {name!r}")  # refuse now what could never be loaded back
-
-    return (store or ModelStore.default()).create(
-        name,
-        framework=FRAMEWORK,
-        artifact=ARTIFACT,
-        write=lambda path: path.write_bytes(data),
-        signatures=configs,
-        libraries=_libraries(),
-        metadata=dict(metadata or {}),
-    )
+    return ADAPTER.save_model(name, model, signatures=signatures, metadata=metadata, store=store)
 
 
 def get(tag: str | Tag, *, store: ModelStore | None = None) -> StoredModel:
-    model = (store or ModelStore.default()).get(tag)
-    if model.info.framework != FRAMEWORK:
-        raise StoreError(f"model {model.tag} is a {model.info.framework!r} model, not a scikit-learn one")
-    return model
+    return ADAPTER.get(tag, store=store)
 
 
 def load_model(tag: str | Tag | StoredModel, *, store: ModelStore | None = None) -> Any:
     """The estimator, after checking its checksum and that it needs only trusted types."""
-    model = tag if isinstance(tag, StoredModel) else get(tag, store=store)
-    try:
-        data = model.artifact_path.read_bytes()
-    except OSError as exc:
-        raise ModelCorrupted(f"model {model.tag}: cannot read {model.artifact_path}: {exc}") from exc
-    model.verify(data)
-    return _loads(data, f"model {model.tag} ({model.artifact_path})")
+    return ADAPTER.load_model(tag, store=store)
+
+
+def import_model(
+    name: str,
+    path: Path | str,
+    *,
+    signatures: Signatures | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    store: ModelStore | None = None,
+) -> StoredModel:
+    """Add a ``.skops`` file to the store, after loading it with the same allow-list."""
+    return ADAPTER.import_model(name, path, signatures=signatures, metadata=metadata, store=store)
 
 
 def import_file(
     path: Path | str,
     name: str | None = None,
     *,
-    signatures: Mapping[str, Mapping[str, Any]] | None = None,
+    signatures: Signatures | None = None,
     store: ModelStore | None = None,
 ) -> StoredModel:
-    """Add a ``.skops`` file to the store, after loading it with the same allow-list."""
-    path = Path(path)
-    data = path.read_bytes()
-    estimator = _loads(data, str(path))
-    configs = _signatures(estimator, signatures)
-    return (store or ModelStore.default()).create(
-        name or path.stem,
-        framework=FRAMEWORK,
-        artifact=ARTIFACT,
-        write=lambda target: target.write_bytes(data),
-        signatures=configs,
-        libraries=_libraries(),
-        metadata={"imported_from": path.name},
-    )
-
-
-class SklearnRunnable(Runnable):
-    """Hosts one stored estimator; ``runnable_for`` adds one method per signature."""
-
-    SUPPORTS_CPU_MULTI_THREADING = True
-    THREAD_AFFINE = False  # estimators hold no thread-local state
-
-    def __init__(self, tag: str, store: str | None = None) -> None:
-        self.model = load_model(tag, store=ModelStore(store) if store else None)
-
-
-def _calls(name: str) -> Any:
-    def call(self: SklearnRunnable, value: Any) -> Any:
-        return getattr(self.model, name)(value)
-
-    call.__name__ = call.__qualname__ = name
-    return call
+    """``import_model`` with the file first; the name defaults to the file's stem."""
+    return import_model(name or Path(path).stem, path, signatures=signatures, store=store)
 
 
 def runnable_for(model: StoredModel) -> type[Runnable]:
-    methods = {
-        name: method(batchable=config.batchable, batch_dim=config.batch_dim)(_calls(name))
-        for name, config in model.info.signatures.items()
-    }
-    return type(f"SklearnRunnable_{model.tag.name}", (SklearnRunnable,), methods)
+    return ADAPTER.runnable_for(model)

@@ -1,6 +1,6 @@
 """What a runner serves: ``RunnerSpec`` (name, model tag or runnable import path, batching, how many
-worker processes), and ``resolve`` to turn it into the ``Runnable`` class, its init params and
-its methods.
+worker processes, and for a stored model its intra-op ``threads`` and ``device``), and ``resolve``
+to turn it into the ``Runnable`` class, its init params and its methods.
 
 A spec is plain data, JSON-able, so a parent process can hand it to a sidecar it starts.
 """
@@ -14,12 +14,20 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from runners.hardware import check_device, check_threads
 from runners.imports import import_target
 from runners.runnable import MethodConfig, Runnable
 from runners.store.model_store import ModelStore, StoredModel, StoreError
 
 # Framework name in model.json -> adapter module with ``runnable_for(model) -> type[Runnable]``.
-_ADAPTERS = {"sklearn": "runners.sklearn"}
+_ADAPTERS = {
+    "sklearn": "runners.sklearn",
+    "xgboost": "runners.xgboost",
+    "lightgbm": "runners.lightgbm",
+    "onnx": "runners.onnx",
+    "pytorch": "runners.pytorch",
+    "transformers": "runners.transformers",
+}
 
 # Runner names become file names (Unix sockets), metric labels and parts of ``runner.method``.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -82,6 +90,8 @@ class RunnerSpec:
     init_params: dict[str, Any] = field(default_factory=dict)
     batching: BatchingOptions = field(default_factory=BatchingOptions)
     workers: int = 1  # processes serving it on one machine, each with its own model copy
+    threads: int | None = None  # a stored model's intra-op threads; None: the process's CPU share
+    device: str | None = None  # a stored model's device: cpu, cuda, cuda:N; None: cpu
 
     def __post_init__(self) -> None:
         check_runner_name(self.name)
@@ -91,12 +101,31 @@ class RunnerSpec:
             raise ValueError(f"runner {self.name!r}: give exactly one of model (a tag) or runnable (an import path)")
         if self.model is not None and self.init_params:
             raise ValueError(f"runner {self.name!r}: init_params only apply to a runnable, not to a stored model")
+        if self.runnable is not None and (self.threads is not None or self.device is not None):
+            raise ValueError(
+                f"runner {self.name!r}: threads and device apply to a stored model; a runnable takes init_params"
+            )
+        try:
+            check_threads(self.threads)
+            if self.device is not None:
+                check_device(self.device)
+        except ValueError as exc:
+            raise ValueError(f"runner {self.name!r}: {exc}") from None
 
     @classmethod
     def for_model(
-        cls, name: str, tag: str, *, batching: BatchingOptions | Mapping[str, Any] | None = None, workers: int = 1
+        cls,
+        name: str,
+        tag: str,
+        *,
+        batching: BatchingOptions | Mapping[str, Any] | None = None,
+        workers: int = 1,
+        threads: int | None = None,
+        device: str | None = None,
     ) -> RunnerSpec:
-        return cls(name, model=str(tag), batching=BatchingOptions.coerce(batching), workers=workers)
+        return cls(
+            name, model=str(tag), batching=BatchingOptions.coerce(batching), workers=workers, threads=threads, device=device
+        )
 
     @classmethod
     def for_runnable(
@@ -151,6 +180,7 @@ def resolve(spec: RunnerSpec, store: ModelStore | None = None) -> Resolved:
         params: dict[str, Any] = (
             {"tag": str(model.tag)} if store is None else {"tag": str(model.tag), "store": str(store.root)}
         )
+        params.update({k: v for k, v in (("threads", spec.threads), ("device", spec.device)) if v is not None})
         return Resolved(cls, params, cls.exposed_methods(), model.info.framework, model)
     target = import_target(str(spec.runnable))
     if not (isinstance(target, type) and issubclass(target, Runnable)):

@@ -60,6 +60,7 @@ from pydantic import (
 
 from app.config.problems import ConfigError, KeyedError, from_validation_error
 from app.config.sizes import MiB, parse_size
+from runners.hardware import check_device
 from runners.imports import ImportTargetError, import_target, parse_target
 from runners.spec import BatchingOptions, InvalidOption, RunnerSpec, check_runner_name, url_variable
 from runners.store.tag import Tag
@@ -232,6 +233,15 @@ class RunnerConfig(BaseModel):
     timeout: float = Field(30.0, gt=0)
     batching: BatchingConfig = BatchingConfig()
     workers: int = Field(1, ge=1)  # sidecar processes `tiffin serve` runs for it, each with its own model copy
+    threads: int | None = Field(None, ge=1)  # a model's intra-op threads [the runner's CPU share]
+    device: str | None = None  # a model's device: cpu, cuda or cuda:N [cpu]
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_device(value)
+        return value
 
     @field_validator("model")
     @classmethod
@@ -259,7 +269,9 @@ class RunnerConfig(BaseModel):
         """What the sidecar for this runner serves."""
         batching = self.batching.to_options()
         if self.model is not None:
-            return RunnerSpec(name, model=self.model, batching=batching, workers=self.workers)
+            return RunnerSpec(
+                name, model=self.model, batching=batching, workers=self.workers, threads=self.threads, device=self.device
+            )
         return RunnerSpec(
             name, runnable=self.runnable, init_params=dict(self.init_params), batching=batching, workers=self.workers
         )
@@ -270,6 +282,9 @@ class RunnerConfig(BaseModel):
             raise KeyedError((), "needs 'model' (a model tag) or 'runnable' (an import path)")
         if self.model is not None and self.runnable is not None:
             raise KeyedError(("runnable",), "give 'model' or 'runnable', not both")
+        for key in ("threads", "device"):
+            if self.runnable is not None and getattr(self, key) is not None:
+                raise KeyedError((key,), "applies to a stored model ('model'); a runnable takes init_params")
         return self
 
 

@@ -179,9 +179,13 @@ def runner_spec(config: TiffinConfig, args: argparse.Namespace) -> RunnerSpec:
     runner_config = config.runners.get(name)
     batching = runner_config.batching.model_dump() if runner_config is not None else None
     workers = runner_config.workers if runner_config is not None else 1
+    threads = runner_config.threads if runner_config is not None else None
+    device = runner_config.device if runner_config is not None else None
     try:
         if args.model is not None:
-            return RunnerSpec.for_model(name, args.model, batching=batching, workers=workers)
+            return RunnerSpec.for_model(
+                name, args.model, batching=batching, workers=workers, threads=threads, device=device
+            )
         if args.runnable is not None:
             init_params = json.loads(args.init_params) if args.init_params else {}
             return RunnerSpec.for_runnable(

@@ -47,7 +47,8 @@ def _delete(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    print(f"imported {models.import_model(args.path, name=args.name).tag}")
+    imported = models.import_model(args.path, name=args.name, framework=args.framework, task=args.task)
+    print(f"imported {imported.tag}")
     return 0
 
 
@@ -66,7 +67,7 @@ def _guarded(func: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         try:
             code: int = func(args)
-        except (StoreError, InvalidTag, ValueError, OSError) as exc:
+        except (StoreError, InvalidTag, ValueError, TypeError, OSError) as exc:
             print(f"tiffin models: {exc}", file=sys.stderr)
             return 1
         return code
@@ -94,8 +95,14 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     delete.add_argument("tag", help="name:version or name[:latest]")
     delete.set_defaults(func=_guarded(_delete))
 
-    importing = commands.add_parser("import", help="add a .skops file or an exported model directory")
+    importing = commands.add_parser(
+        "import",
+        help="add an exported model directory, or a model file: .skops, .ubj/.json (XGBoost), .txt (LightGBM), "
+        ".onnx, a Hugging Face model directory (with --task)",
+    )
     importing.add_argument("path", type=Path)
-    importing.add_argument("--name", help="model name for a .skops file [the file's stem]")
+    importing.add_argument("--name", help="model name for a model file [the file's stem]")
+    importing.add_argument("--framework", choices=models.FRAMEWORKS, help="the file's framework [told by the file]")
+    importing.add_argument("--task", help="a Transformers model directory's pipeline task, e.g. summarization")
     importing.set_defaults(func=_guarded(_import))
     return parser

@@ -1,11 +1,15 @@
 """The local model store: ``$TIFFIN_HOME/models/<name>/<version>/{model.json, <artifact>}``.
 
 ``model.json`` records the framework, the exposed methods (batchable or not, batch_dim), the
-creation time, library versions and the sha256 of the artifact; ``<name>/latest`` holds the
-version that ``name:latest`` means (the one most recently saved or imported). Versions are
-written to a temporary directory and renamed into place, so readers never see half a model.
-Framework adapters (``runners.sklearn``) write and read the artifacts; this module only files
-them.
+creation time, library versions, the adapter's own ``options`` (how to rebuild the model) and
+the sha256 of the artifact; ``<name>/latest`` holds the version that ``name:latest`` means (the
+one most recently saved or imported). Versions are written to a temporary directory and renamed
+into place, so readers never see half a model. Framework adapters (``runners.sklearn``,
+``runners.xgboost``, ...) write and read the artifacts; this module only files them.
+
+The artifact is one file, or a directory of regular files (a Hugging Face model directory):
+then ``files`` maps each file's relative path to its sha256, ``sha256`` is the digest of that
+manifest, and verifying a model checks that the directory holds exactly those files, unchanged.
 """
 
 from __future__ import annotations
@@ -58,8 +62,11 @@ class ModelInfo:
     created: str
     libraries: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # a directory artifact: relative path -> sha256
 
     def to_dict(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {"files": self.files} if self.files else {}
         return {
             "format": _FORMAT,
             "name": self.tag.name,
@@ -72,6 +79,8 @@ class ModelInfo:
             "created": self.created,
             "libraries": self.libraries,
             "metadata": self.metadata,
+            "options": self.options,
+            **extra,
         }
 
     @classmethod
@@ -89,7 +98,16 @@ class ModelInfo:
             created=str(data["created"]),
             libraries={str(k): str(v) for k, v in data.get("libraries", {}).items()},
             metadata=dict(data.get("metadata") or {}),
+            options=dict(data.get("options") or {}),
+            files={_relative(str(k)): str(v) for k, v in (data.get("files") or {}).items()},
         )
+
+
+def _relative(path: str) -> str:
+    parts = Path(path).parts
+    if not parts or Path(path).is_absolute() or any(p in ("..", ".") for p in parts) or "\\" in path:
+        raise ValueError(f"files must be relative paths inside the artifact, not {path!r}")
+    return path
 
 
 @dataclass(frozen=True)
@@ -106,8 +124,17 @@ class StoredModel:
     def artifact_path(self) -> Path:
         return self.path / self.info.artifact
 
+    @property
+    def is_directory(self) -> bool:
+        return bool(self.info.files)
+
     def verify(self, data: bytes | None = None) -> Path:
-        """The artifact's path, once its checksum (or that of ``data`` read from it) matches the metadata."""
+        """The artifact's path, once its checksum (or that of ``data`` read from it) matches the metadata.
+
+        A directory artifact must hold exactly the files recorded, each with its recorded digest.
+        """
+        if self.is_directory:
+            return self._verify_directory()
         try:
             digest = sha256_file(self.artifact_path) if data is None else hashlib.sha256(data).hexdigest()
         except OSError as exc:
@@ -116,6 +143,21 @@ class StoredModel:
             raise ModelCorrupted(
                 f"model {self.tag}: artifact {self.artifact_path} does not match its sha256 checksum "
                 f"(expected {self.info.sha256}, found {digest}); refusing to load a corrupted or tampered model"
+            )
+        return self.artifact_path
+
+    def _verify_directory(self) -> Path:
+        try:
+            found = manifest(self.artifact_path)
+        except (OSError, ValueError) as exc:
+            raise ModelCorrupted(f"model {self.tag}: cannot read artifact {self.artifact_path}: {exc}") from exc
+        expected = self.info.files
+        changed = sorted(p for p in expected.keys() | found.keys() if expected.get(p) != found.get(p))
+        if changed or manifest_digest(expected) != self.info.sha256:
+            raise ModelCorrupted(
+                f"model {self.tag}: artifact {self.artifact_path} does not match its sha256 checksums "
+                f"(added, removed or changed: {', '.join(changed) or 'the manifest'}); "
+                "refusing to load a corrupted or tampered model"
             )
         return self.artifact_path
 
@@ -149,6 +191,35 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def manifest(root: Path) -> dict[str, str]:
+    """Every regular file under ``root`` (relative path -> sha256); links and special files are refused."""
+    files: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if path.is_symlink() or not (path.is_dir() or path.is_file()):
+            raise ValueError(f"{relative} is a link or a special file; a model directory holds regular files only")
+        if path.is_file():
+            files[relative] = sha256_file(path)
+    return files
+
+
+def manifest_digest(files: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def _copy(source: Path, target: Path) -> None:
+    if source.is_dir():
+        shutil.copytree(source, target, symlinks=True)
+    else:
+        shutil.copy2(source, target)
+
+
 def _staging_dir(parent: Path) -> Path:
     # mkdtemp makes 0700 directories; a store built by one user (an image build) is read by another.
     path = Path(tempfile.mkdtemp(prefix=".tmp-", dir=parent))
@@ -179,24 +250,31 @@ class ModelStore:
         signatures: dict[str, MethodConfig],
         libraries: dict[str, str] | None = None,
         metadata: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> StoredModel:
-        """Add a version of ``name``; ``write(path)`` writes the artifact to ``path``."""
+        """Add a version of ``name``; ``write(path)`` writes the artifact (a file or a directory) to ``path``."""
         tag = Tag(name, new_version())
         parent = self.root / tag.name
         parent.mkdir(parents=True, exist_ok=True)
         staging = _staging_dir(parent)
         try:
-            write(staging / artifact)
+            target = staging / artifact
+            write(target)
+            files = manifest(target) if target.is_dir() else {}
+            if target.is_dir() and not files:
+                raise StoreError(f"model {name!r}: the artifact directory is empty")
             info = ModelInfo(
                 tag=tag,
                 framework=framework,
                 artifact=artifact,
-                sha256=sha256_file(staging / artifact),
-                size=(staging / artifact).stat().st_size,
+                sha256=manifest_digest(files) if files else sha256_file(target),
+                size=_size(target),
                 signatures=dict(signatures),
                 created=_now(),
                 libraries=dict(libraries or {}),
                 metadata=json.loads(json.dumps(metadata or {})),
+                options=json.loads(json.dumps(options or {})),
+                files=files,
             )
             (staging / METADATA_FILE).write_text(json.dumps(info.to_dict(), indent=2) + "\n")
             staging.rename(parent / str(tag.version))
@@ -239,7 +317,6 @@ class ModelStore:
         """Copy in an exported model directory (``model.json`` + artifact), checksum verified."""
         source = Path(source)
         model = self._read(source)
-        model.verify()
         target = self.root / model.tag.name / str(model.tag.version)
         if target.exists():
             raise StoreError(f"model {model.tag} is already in the store")
@@ -247,7 +324,8 @@ class ModelStore:
         staging = _staging_dir(target.parent)
         try:
             shutil.copy2(source / METADATA_FILE, staging / METADATA_FILE)
-            shutil.copy2(model.artifact_path, staging / model.info.artifact)
+            _copy(model.artifact_path, staging / model.info.artifact)
+            self._read(staging).verify()  # the copy, not the source: what is checked is what stays
             staging.rename(target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -261,7 +339,7 @@ class ModelStore:
         target = Path(target)
         target.mkdir(parents=True, exist_ok=False)
         shutil.copy2(model.path / METADATA_FILE, target / METADATA_FILE)
-        shutil.copy2(model.artifact_path, target / model.info.artifact)
+        _copy(model.artifact_path, target / model.info.artifact)
         return target
 
     def _read(self, path: Path) -> StoredModel:

@@ -192,3 +192,41 @@ def test_workers_or_workers_per_resource_say_how_many_processes_serve_it(samples
         Runner(samples.Doubler, workers=2, workers_per_resource=1)
     with pytest.raises(ValueError, match="at least 1"):
         Runner(samples.Doubler, workers=0)
+def test_run_is_the_default_method_as_in_bentoml(tmp_path: Path) -> None:
+    import torch
+
+    from runners.store.model_store import ModelStore
+    from tests.runners.nets import MLP
+
+    store = ModelStore(tmp_path)
+    torch.manual_seed(0)
+    net = MLP()
+    x = np.random.default_rng(0).random((3, 4))
+    called = runners.pytorch.save_model("net", net, store=store).to_runner()
+    assert called.default_method is called.methods["__call__"]
+    called.init_local()  # from the store the model is in
+    assert np.array_equal(called.run(x), called.__call__.run(x))
+
+    two = runners.pytorch.save_model("two", net, store=store, signatures={"forward": {}, "embed": {}}).to_runner()
+    assert two.default_method is None
+    with pytest.raises(AttributeError, match="two.forward.run, two.embed.run"):
+        two.run(x)
+
+
+def test_a_method_named_run_is_reached_both_ways(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    from runners.store.model_store import ModelStore
+
+    graph = helper.make_graph(
+        [helper.make_node("Neg", ["x"], ["y"])],
+        "neg",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])],
+    )
+    store = ModelStore(tmp_path)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    runner = runners.onnx.save_model("neg", model, store=store).to_runner()
+    runner.init_local()
+    x = np.ones((1, 2), dtype=np.float32)
+    assert runner.run.run(x).tolist() == runner.run(x).tolist() == [[-1.0, -1.0]]

@@ -64,3 +64,15 @@ def test_workers_travel_with_the_spec_and_must_be_a_positive_whole_number() -> N
     for bad in (0, -1, 1.5, True):
         with pytest.raises(InvalidOption, match="workers"):
             RunnerSpec("m", model="m:v1", workers=bad)  # type: ignore[arg-type]
+def test_threads_and_device_are_a_stored_models_and_reach_its_runnable(iris_models: dict[str, str]) -> None:
+    spec = RunnerSpec.for_model("iris", "iris_clf", threads=2, device="cpu")
+    assert RunnerSpec.from_json(spec.to_json()) == spec
+    resolved = resolve(spec)
+    assert resolved.init_params == {"tag": iris_models["iris_clf"], "threads": 2, "device": "cpu"}
+    assert resolve(RunnerSpec("iris", model="iris_clf")).init_params == {"tag": iris_models["iris_clf"]}
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        RunnerSpec("x", model="m", threads=0)
+    with pytest.raises(ValueError, match="device must be"):
+        RunnerSpec("x", model="m", device="gpu")
+    with pytest.raises(ValueError, match="apply to a stored model"):
+        RunnerSpec("x", runnable="a:B", threads=1)

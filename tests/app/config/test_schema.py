@@ -353,6 +353,17 @@ def test_runner_values(tmp_path: Path) -> None:
     assert config.runners["a"].url == "http+unix://%2Frun%2Fa.sock"
 
 
+def test_a_models_threads_and_device(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "runners: {a: {model: x, threads: 2, device: 'cuda:1'}}"), env={})
+    assert (config.runners["a"].threads, config.runners["a"].device) == (2, "cuda:1")
+    assert load_config(write(tmp_path, "runners: {a: {model: x}}"), env={}).runners["a"].device is None
+    assert ": runners.a.threads: " in error_for(tmp_path, "runners: {a: {model: x, threads: 0}}")
+    bad_device = error_for(tmp_path, "runners: {a: {model: x, device: gpu}}")
+    assert ": runners.a.device: should be cpu, cuda or cuda:N" in bad_device
+    runnable = error_for(tmp_path, "runners: {a: {runnable: 'pkg.mod:R', device: cpu}}")
+    assert ": runners.a.device: applies to a stored model" in runnable
+
+
 def test_io_is_chosen_by_type(tmp_path: Path) -> None:
     unknown = RUNNER_AND_API.replace("input: {type: ndarray}", "input: {type: tensor}")
     assert error_for(tmp_path, unknown).endswith(

@@ -74,6 +74,14 @@ def test_a_yaml_runner_of_a_stored_model_starts_without_the_config_layer(tmp_pat
     assert runnable.command[1:5] == ["-m", "app.cli", "runner", "r"]
 
 
+def test_a_models_threads_and_device_reach_its_sidecar(tmp_path: Path) -> None:
+    yaml = tmp_path / "svc.yaml"
+    yaml.write_text("runners:\n  m: {model: 'm:v1', threads: 3, device: cpu}\n")
+    (pool,), _ = plan(load_config(yaml, env={}, overrides={"server.port": 5000}), ["m"], None)
+    spec = RunnerSpec.from_json(pool.command[pool.command.index("--spec") + 1])
+    assert (spec.threads, spec.device) == (3, "cpu")
+
+
 def test_a_service_runner_gets_its_spec_from_the_service(tmp_path: Path) -> None:
     yaml = tmp_path / "svc.yaml"
     yaml.write_text("runners: {}\n")

@@ -78,3 +78,34 @@ def test_import_a_skops_file_and_an_exported_directory(
     runners.models.delete("renamed")
     assert cli("models", "import", str(exported)) == 0
     assert runners.models.get("renamed").info.sha256 == imported.info.sha256
+
+
+def test_list_shows_each_models_framework_and_import_takes_framework_files(
+    store_home: Path, tree: DecisionTreeClassifier, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import lightgbm
+    import xgboost
+
+    x, y = load_iris(return_X_y=True)
+    runners.sklearn.save_model("sk", tree)
+    xgb = xgboost.XGBClassifier(n_estimators=3, max_depth=2).fit(x, y)
+    runners.xgboost.save_model("xgb", xgb)
+    booster = lightgbm.train({"objective": "multiclass", "num_class": 3, "verbose": -1}, lightgbm.Dataset(x, y), 3)
+    booster.save_model(str(store_home / "trees.txt"))
+    xgb.save_model(str(store_home / "boosted.json"))
+
+    assert cli("models", "import", str(store_home / "trees.txt"), "--name", "lgb") == 0
+    assert cli("models", "import", str(store_home / "boosted.json"), "--framework", "xgboost") == 0
+    capsys.readouterr()
+    assert cli("models", "list") == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    frameworks = {tag.partition(":")[0]: framework for tag, framework, *_ in rows}
+    assert frameworks == {"sk": "sklearn", "xgb": "xgboost", "lgb": "lightgbm", "boosted": "xgboost"}
+
+    (store_home / "notes.txt").write_text("hello")
+    assert cli("models", "import", str(store_home / "notes.txt")) == 1
+    assert "cannot tell its framework" in capsys.readouterr().err
+    assert cli("models", "import", str(store_home / "notes.txt"), "--framework", "lightgbm") == 1
+    assert "not a readable LightGBM model" in capsys.readouterr().err
+    assert cli("models", "import", str(store_home / "trees.txt"), "--task", "summarization") == 1
+    assert "a task applies to a Transformers" in capsys.readouterr().err

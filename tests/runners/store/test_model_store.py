@@ -105,3 +105,74 @@ def test_import_refuses_a_tampered_export(tmp_path: Path) -> None:
     with pytest.raises(ModelCorrupted):
         target.import_dir(exported)
     assert target.models() == []
+
+
+def write_tree(path: Path) -> None:
+    (path / "sub").mkdir(parents=True)
+    (path / "config.json").write_text("{}")
+    (path / "sub" / "weights.bin").write_bytes(b"\x00" * 10)
+
+
+def add_directory(store: ModelStore) -> StoredModel:
+    return store.create("d", framework="test", artifact="tree", write=write_tree, signatures=SIGNATURES)
+
+
+def test_a_directory_artifact_records_every_file(tmp_path: Path) -> None:
+    model = add_directory(ModelStore(tmp_path))
+    assert model.is_directory and set(model.info.files) == {"config.json", "sub/weights.bin"}
+    assert model.info.size == 12 and model.verify() == model.artifact_path
+    again = ModelStore(tmp_path).get("d")
+    assert again.info == model.info
+
+
+@pytest.mark.parametrize(
+    "tamper, named",
+    [
+        (lambda root: (root / "config.json").write_text('{"a": 1}'), "config.json"),
+        (lambda root: (root / "sub" / "weights.bin").unlink(), "sub/weights.bin"),
+        (lambda root: (root / "sub" / "extra.py").write_text("import os"), "sub/extra.py"),
+    ],
+)
+def test_a_changed_added_or_removed_file_fails_verification(tmp_path: Path, tamper, named: str) -> None:  # type: ignore[no-untyped-def]
+    model = add_directory(ModelStore(tmp_path))
+    tamper(model.artifact_path)
+    with pytest.raises(ModelCorrupted, match=named):
+        model.verify()
+
+
+def test_links_in_a_directory_artifact_are_refused(tmp_path: Path) -> None:
+    model = add_directory(ModelStore(tmp_path))
+    (model.artifact_path / "link.json").symlink_to("/etc/passwd")
+    with pytest.raises(ModelCorrupted, match="link"):
+        model.verify()
+
+    def with_link(path: Path) -> None:
+        write_tree(path)
+        (path / "escape").symlink_to(tmp_path)
+
+    with pytest.raises(ValueError, match="link"):
+        ModelStore(tmp_path / "other").create(
+            "l", framework="test", artifact="tree", write=with_link, signatures=SIGNATURES
+        )
+    assert ModelStore(tmp_path / "other").models() == []
+
+
+def test_recorded_file_names_must_stay_inside_the_artifact(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    model = add_directory(store)
+    meta = (model.path / "model.json").read_text().replace('"sub/weights.bin"', '"../../../etc/passwd"')
+    (model.path / "model.json").write_text(meta)
+    with pytest.raises(ModelCorrupted, match="relative paths"):
+        store.get(str(model.tag))
+
+
+def test_directory_artifacts_export_and_import(tmp_path: Path) -> None:
+    source, target = ModelStore(tmp_path / "a"), ModelStore(tmp_path / "b")
+    model = add_directory(source)
+    exported = source.export(str(model.tag), tmp_path / "exported")
+    assert (exported / "tree" / "sub" / "weights.bin").is_file()
+    assert target.import_dir(exported).info == model.info
+    (exported / "tree" / "config.json").write_text("evil")
+    with pytest.raises(ModelCorrupted, match="config.json"):
+        ModelStore(tmp_path / "c").import_dir(exported)
+    assert ModelStore(tmp_path / "c").models() == []
