@@ -3,7 +3,7 @@
 #   docker build -t tiffin:local .
 #   docker build --build-arg BASE_IMAGE=tiffin-base:local -t tiffin:local .   # no registry:
 #                                                 # run scripts/offline-images first (docs/docker.md)
-#   docker build --build-arg EXTRAS=frameworks,models,torch,transformers -t tiffin:torch .   # + PyTorch, Transformers (run scripts/lock with those extras first)
+#   docker build --build-arg EXTRAS=frameworks,models,tracing,torch,transformers -t tiffin:torch .   # + PyTorch, Transformers (run scripts/lock with those extras first)
 #
 # All stages start FROM the same BASE_IMAGE, so the python3 the virtualenv points at
 # (/usr/local/bin/python3 in the official image, /usr/bin/python3 in tiffin-base) exists at the
@@ -22,7 +22,7 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 # always exists, so the COPY has a source when build/wheels does not). The packages' own test
 # suites (pandas, scipy, numpy: ~110 MB) are never imported: dropped.
 FROM ${BASE_IMAGE} AS deps
-ARG EXTRAS=frameworks,models
+ARG EXTRAS=frameworks,models,tracing
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1

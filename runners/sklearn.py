@@ -8,7 +8,6 @@ then loaded, so it cannot change between the check and the load.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 from collections.abc import Mapping

@@ -123,9 +123,8 @@ class RunnerSpec:
         threads: int | None = None,
         device: str | None = None,
     ) -> RunnerSpec:
-        return cls(
-            name, model=str(tag), batching=BatchingOptions.coerce(batching), workers=workers, threads=threads, device=device
-        )
+        options = BatchingOptions.coerce(batching)
+        return cls(name, model=str(tag), batching=options, workers=workers, threads=threads, device=device)
 
     @classmethod
     def for_runnable(

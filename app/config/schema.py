@@ -270,7 +270,12 @@ class RunnerConfig(BaseModel):
         batching = self.batching.to_options()
         if self.model is not None:
             return RunnerSpec(
-                name, model=self.model, batching=batching, workers=self.workers, threads=self.threads, device=self.device
+                name,
+                model=self.model,
+                batching=batching,
+                workers=self.workers,
+                threads=self.threads,
+                device=self.device,
             )
         return RunnerSpec(
             name, runnable=self.runnable, init_params=dict(self.init_params), batching=batching, workers=self.workers
