@@ -359,7 +359,7 @@ def test_a_models_threads_and_device(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "runners: {a: {model: x}}"), env={}).runners["a"].device is None
     assert ": runners.a.threads: " in error_for(tmp_path, "runners: {a: {model: x, threads: 0}}")
     bad_device = error_for(tmp_path, "runners: {a: {model: x, device: gpu}}")
-    assert ": runners.a.device: should be cpu, cuda or cuda:N" in bad_device
+    assert ": runners.a.device: device must be 'cpu', 'cuda' or 'cuda:N'" in bad_device
     runnable = error_for(tmp_path, "runners: {a: {runnable: 'pkg.mod:R', device: cpu}}")
     assert ": runners.a.device: applies to a stored model" in runnable
 
