@@ -39,11 +39,15 @@ def run_api(config: TiffinConfig) -> int:
             run_deployment_hooks(service.hooks["on_deployment"])
     except HookFailed as exc:
         return start_failed(str(exc))
+    from gunicorn.errors import HaltServer
+
     server = ApiServer(service, config, metrics_dir)
     master = os.getpid()
     try:
         server.run()
-    except SystemExit:
+    except (SystemExit, HaltServer):
+        # HaltServer: when two workers fail to boot, gunicorn's halt meets the second while it
+        # stops the first and lets it escape instead of exiting.
         if os.getpid() != master:
             raise  # a forked worker leaving with its own exit code, which the master reads
         failure = server.start_failure()
