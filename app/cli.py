@@ -11,8 +11,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-EXIT_CONFIG = 2
-
 
 def _add_server_args(parser: argparse.ArgumentParser, *, workers: bool, default_port: str) -> None:
     parser.add_argument(
@@ -135,8 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_runner(load(args, port_key=None), args)
         return int(args.func(args) or 0)
     except ConfigError as exc:
+        from app.process.launch import EXIT_START_FAILED
+
         print(f"tiffin: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return EXIT_START_FAILED
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from runners.spec import RunnerSpec
     from runners.tracing.options import TracingOptions
 
-EXIT_START_FAILED = 2  # as for a bad config: the start was refused, restarting will not help
+EXIT_START_FAILED = 2  # a bad config, a failed hook: the start was refused, restarting will not help
 
 DEPLOYED_ENV = "TIFFIN_DEPLOYED"
 """Set by ``tiffin serve`` for the API server it starts: the on_deployment hooks already ran."""
