@@ -37,10 +37,11 @@ class JSON(IODescriptor):
 
     async def from_request(self, request: Request) -> Any:
         self.check_media_type(request)
-        value = loads(await read_body(request))
+        body = await read_body(request)
+        value = loads(body)
         if self.pydantic_model is None:
             return value
-        return validate(self.pydantic_model, value)
+        return validate_json(self.pydantic_model, body)
 
     def to_response(self, value: Any, *, accept: str | None = None) -> Response:
         if self.pydantic_model is not None and not isinstance(value, self.pydantic_model):
@@ -92,11 +93,33 @@ class JSON(IODescriptor):
 
 
 def validate(model: type[pydantic.BaseModel], value: Any) -> pydantic.BaseModel:
+    """A Python value (a return value, a form's fields) as ``model``, in pydantic's lax mode."""
     try:
         return model.model_validate(value)
     except pydantic.ValidationError as exc:
-        count = exc.error_count()
-        raise BadInput(
-            f"The JSON body does not match {model.__name__} ({count} error{'s' if count != 1 else ''}).",
-            detail=validation_detail(exc),
-        ) from exc
+        raise _mismatch(model, exc) from exc
+
+
+def validate_json(model: type[pydantic.BaseModel], body: bytes) -> pydantic.BaseModel:
+    """A JSON body (already known to parse) as ``model``, held to its documented JSON schema.
+
+    pydantic's JSON mode is strict unless the model says otherwise (``ConfigDict(strict=False)``):
+    lax mode would take ``false`` for a number and ``"1"`` for an integer, which the schema in
+    /docs.json refuses."""
+    try:
+        return model.model_validate_json(body, strict=json_strictness(model))
+    except pydantic.ValidationError as exc:
+        raise _mismatch(model, exc) from exc
+
+
+def json_strictness(model: type[pydantic.BaseModel]) -> bool | None:
+    """Strict, unless the model's own config chooses (``None`` lets pydantic read it)."""
+    return None if "strict" in model.model_config else True
+
+
+def _mismatch(model: type[pydantic.BaseModel], exc: pydantic.ValidationError) -> BadInput:
+    count = exc.error_count()
+    return BadInput(
+        f"The JSON body does not match {model.__name__} ({count} error{'s' if count != 1 else ''}).",
+        detail=validation_detail(exc),
+    )

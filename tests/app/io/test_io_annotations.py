@@ -144,6 +144,20 @@ def test_json_body_openapi():
     assert components["ClassifyInput"]["properties"]["features"]["type"] == "array"
 
 
+def test_json_fields_and_typed_json_are_held_to_their_schema(client_for):
+    # Found by schemathesis: {"a": 0, "b": false} answered 200 where b is documented as an integer.
+    client = client_for(JSONBody(json_body_model(Summarization.summarize)))
+    for wrong in (False, "10", 1.5):
+        assert client.post("/", json={"max_len": wrong}).status_code == 400, wrong
+    assert client.post("/", json={"max_len": 3}).status_code == 200
+    typed = client_for(TypedJSON(dict[str, int]))
+    assert typed.post("/", json={"a": False}).status_code == 400
+    assert typed.post("/", json={"a": "1"}).status_code == 400
+    assert typed.post("/", json={"a": 1}).status_code == 200
+    assert not JSONBody(json_body_model(Summarization.classify)).accepts_empty_body
+    assert JSONBody(json_body_model(Summarization.summarize)).accepts_empty_body
+
+
 def test_string_annotations_are_resolved():
     # this module uses `from __future__ import annotations`
     model = json_body_model(Summarization.summarize)
