@@ -177,6 +177,7 @@ def schemathesis(run: Run, url: str, reports: Path, volume: Volume) -> Outcome:
     started = time.monotonic()
     done = subprocess.run(
         argv,
+        cwd=reports,  # its crash cache (.schemathesis/) stays out of the repository
         env=run.env(),
         capture_output=True,
         text=True,

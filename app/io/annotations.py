@@ -34,7 +34,7 @@ from app.io.dataframe import PandasDataFrame
 from app.io.fields import is_dataframe_type, is_image_type, jsonable_annotation
 from app.io.file import File
 from app.io.image import Image
-from app.io.jsonio import JSON, validate, validate_json
+from app.io.jsonio import JSON, strict_json, validate, validate_json
 from app.io.multipart import MULTIPART, decode_part
 from app.io.ndarray import NumpyNdarray
 from app.io.text import Text
@@ -84,7 +84,8 @@ class TypedJSON(IODescriptor):
         if self._adapter is None:
             return value
         try:  # strict, as JSON(pydantic_model) validates: what the documented schema allows
-            return self._adapter.validate_json(body, strict=True)
+            adapter = self._adapter
+            return strict_json(lambda strict: adapter.validate_json(body, strict=strict), True)
         except pydantic.ValidationError as exc:
             raise BadInput("The JSON body does not match the declared type.", detail=validation_detail(exc)) from exc
 
@@ -164,7 +165,8 @@ class JSONBody(IODescriptor):
             self.default_when_missing = False
             self._image = Image()
         # No body is {}: valid when every argument has a default.
-        self.accepts_empty_body = not self.image_fields and not any(f.is_required() for f in model.model_fields.values())
+        required = any(f.is_required() for f in model.model_fields.values())
+        self.accepts_empty_body = not self.image_fields and not required
 
     @property
     def argument_names(self) -> tuple[str, ...]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 import pydantic
@@ -107,9 +108,32 @@ def validate_json(model: type[pydantic.BaseModel], body: bytes) -> pydantic.Base
     lax mode would take ``false`` for a number and ``"1"`` for an integer, which the schema in
     /docs.json refuses."""
     try:
-        return model.model_validate_json(body, strict=json_strictness(model))
+        return strict_json(lambda strict: model.model_validate_json(body, strict=strict), json_strictness(model))
     except pydantic.ValidationError as exc:
         raise _mismatch(model, exc) from exc
+
+
+T = TypeVar("T")
+
+
+def strict_json(validate: Callable[[bool | None], T], strict: bool | None) -> T:
+    """``validate(strict)``, where an integral float (``5.0``) still counts as an integer.
+
+    JSON Schema's ``integer`` takes ``5.0``; pydantic's strict mode does not. When those are the
+    only complaints, the lax pass takes them, and finds nothing else to coerce: the rest passed."""
+    try:
+        return validate(strict)
+    except pydantic.ValidationError as exc:
+        if strict is not True or not _only_integral_floats(exc):
+            raise
+        return validate(False)
+
+
+def _only_integral_floats(exc: pydantic.ValidationError) -> bool:
+    errors = exc.errors()
+    return all(
+        isinstance(e.get("input"), float) and e["input"].is_integer() and e["type"] != "bool_type" for e in errors
+    ) and any(e["type"] == "int_type" for e in errors)
 
 
 def json_strictness(model: type[pydantic.BaseModel]) -> bool | None:

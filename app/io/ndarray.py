@@ -127,6 +127,8 @@ class NumpyNdarray(IODescriptor):
         those the dtype rules accept, bounded by the dtype's range. Answers may be 0-d (a scalar).
         """
         scalar = self._scalar_schema()
+        if output and (self.dtype is None or self.dtype.kind in "fc"):
+            scalar = {**scalar, "type": [*scalar["type"], "null"]}  # NaN and ±inf are written as null
         if self.shape is None or not self.enforce_shape:
             nested = {**scalar, "type": [*scalar["type"], "array"]}  # the deepest arrays: any
             for _ in range(_LOOSE_DEPTH):

@@ -198,7 +198,7 @@ def test_openapi_schema_follows_dtype_and_shape():
     }
     assert "application/x-npy" in desc.openapi_request_body()
     answer = NumpyNdarray().openapi_responses()["application/json"]["schema"]
-    assert set(answer["type"]) == {"array", "number", "boolean", "string"}  # answers may be 0-d
+    assert set(answer["type"]) == {"array", "number", "boolean", "string", "null"}  # 0-d; NaN is null
     assert "application/x-npy" in NumpyNdarray().openapi_responses()  # answered when Accept asks for it
 
 
@@ -257,6 +257,16 @@ def test_an_empty_array_fits_any_enforced_dtype(client_for):
         client = client_for(NumpyNdarray(dtype=dtype, enforce_dtype=True))
         assert client.post("/", json=[]).status_code == 200, dtype
         assert client.seen[-1].dtype == np.dtype(dtype)
+
+
+def test_non_finite_answers_are_null_and_documented_so(client_for):
+    # Found by schemathesis: values * 2 overflowed to inf, answered as null, which the schema refused.
+    client = client_for(NumpyNdarray(dtype="float64"), handler=lambda a: np.where(a > 1, np.inf, a))
+    assert client.post("/", json=[1e308, 0]).json() == [None, 0.0]
+    jsonschema = pytest.importorskip("jsonschema")
+    answer = NumpyNdarray(dtype="float64").openapi_responses()["application/json"]["schema"]
+    assert jsonschema.Draft202012Validator(answer).is_valid([None, 0.0])
+    assert "null" not in str(NumpyNdarray(dtype="int64").openapi_responses())
 
 
 def test_a_json_scalar_is_not_an_array(client_for):
