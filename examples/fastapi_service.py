@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 import runners
 from app import Service
@@ -11,6 +11,10 @@ from app.io import JSON, NumpyNdarray
 
 
 class IrisFeatures(BaseModel):
+    # Strict, so that the FastAPI routes hold bodies to the schema /docs.json shows, as the
+    # tiffin API does: in lax mode pydantic would take false for 0.0 and "1.5" for 1.5.
+    model_config = ConfigDict(strict=True)
+
     sepal_len: float
     sepal_width: float
     petal_len: float

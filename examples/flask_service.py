@@ -13,7 +13,8 @@ iris_clf_runner = bento_model.to_runner()
 svc = Service("iris_flask_demo", runners=[iris_clf_runner])
 
 
-@svc.api(input=NumpyNdarray(), output=NumpyNdarray())
+# Rows of the four iris features, so /docs.json documents what the model takes.
+@svc.api(input=NumpyNdarray(dtype="float64", shape=(-1, 4), enforce_shape=True), output=NumpyNdarray())
 def predict_bentoml(input_series: np.ndarray) -> np.ndarray:
     return iris_clf_runner.predict.run(input_series)
 

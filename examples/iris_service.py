@@ -14,14 +14,18 @@ iris_clf_runner = runners.sklearn.get("iris_clf:latest").to_runner()
 
 svc = Service("iris_classifier", runners=[iris_clf_runner])
 
+# Rows of the four iris features: /docs.json then documents what the model takes, and a
+# body of another shape is a 400 before it reaches the runner.
+FEATURES = NumpyNdarray(dtype="float64", shape=(-1, 4), enforce_shape=True)
 
-@svc.api(input=NumpyNdarray(), output=NumpyNdarray())
+
+@svc.api(input=FEATURES, output=NumpyNdarray())
 def classify(input_arr: np.ndarray) -> np.ndarray:
     return iris_clf_runner.predict.run(input_arr)
 
 
 @svc.api(
-    input=NumpyNdarray(),
+    input=FEATURES,
     output=NumpyNdarray(),
     route="v1/models/iris_classifier/predict",
 )

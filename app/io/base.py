@@ -40,6 +40,8 @@ class IODescriptor(ABC):
     default_when_missing: bool = True
     #: Whether the decoded input is a mapping of the API function's keyword arguments.
     as_kwargs: bool = False
+    #: Whether a request with no body is valid input (documented as ``requestBody.required``).
+    accepts_empty_body: bool = False
     _sample: Any = None
 
     @classmethod

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 import decimal
 import enum
+import json
+import math
 import uuid
 from pathlib import PurePath
 from typing import Any
@@ -59,7 +61,39 @@ def jsonable(obj: Any) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    return orjson.dumps(value, default=jsonable, option=_OPTIONS)
+    try:
+        return orjson.dumps(value, default=jsonable, option=_OPTIONS)
+    except TypeError as exc:
+        if not _too_big(exc):
+            raise
+        return _dumps_big_ints(value, jsonable)
+
+
+def _too_big(exc: TypeError) -> bool:
+    return "64-bit" in str(exc)
+
+
+def _dumps_big_ints(value: Any, default: Any) -> bytes:
+    """The slow path for what orjson refuses: an integer past 64 bits (``2**70``), which pydantic's
+    JSON parser reads from a body and an API may well answer. Non-finite floats stay ``null``."""
+
+    def finite(obj: Any) -> Any:
+        if isinstance(obj, float) and not math.isfinite(obj):
+            return None
+        if isinstance(obj, dict):
+            return {k: finite(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [finite(v) for v in obj]
+        return obj
+
+    def fallback(obj: Any) -> Any:
+        return finite(default(obj))
+
+    try:
+        text = json.dumps(finite(value), default=fallback, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError as exc:  # a circular reference
+        raise TypeError(str(exc)) from exc
+    return text.encode()
 
 
 def loads(body: bytes | str, what: str = "The request body") -> Any:
@@ -75,8 +109,16 @@ def json_response(value: Any, status_code: int = 200, media_type: str = "applica
 
 
 def json_safe(value: Any) -> Any:
-    """A JSON-serialisable copy: pydantic's error lists carry exceptions and raw inputs."""
-    return orjson.loads(orjson.dumps(value, default=_safe_default, option=_OPTIONS))
+    """A JSON-serialisable copy: pydantic's error lists carry exceptions and raw inputs.
+
+    An integer past 64 bits comes back as a float, so that orjson can write the copy."""
+    try:
+        raw = orjson.dumps(value, default=_safe_default, option=_OPTIONS)
+    except TypeError as exc:
+        if not _too_big(exc):
+            raise
+        raw = _dumps_big_ints(value, _safe_default)
+    return orjson.loads(raw)
 
 
 def _safe_default(obj: Any) -> Any:

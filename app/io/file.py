@@ -30,6 +30,8 @@ class File(IODescriptor):
     ``File.from_sample("doc.pdf")`` takes the media type from the file's name.
     """
 
+    accepts_empty_body = True  # an empty file
+
     def __init__(self, mime_type: str | None = None) -> None:
         self.mime_type = mime_type.lower() if mime_type else None
         self.media_types = (self.mime_type,) if self.mime_type else ("*/*",)

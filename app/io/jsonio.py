@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 import pydantic
@@ -37,10 +38,11 @@ class JSON(IODescriptor):
 
     async def from_request(self, request: Request) -> Any:
         self.check_media_type(request)
-        value = loads(await read_body(request))
+        body = await read_body(request)
+        value = loads(body)
         if self.pydantic_model is None:
             return value
-        return validate(self.pydantic_model, value)
+        return validate_json(self.pydantic_model, body)
 
     def to_response(self, value: Any, *, accept: str | None = None) -> Response:
         if self.pydantic_model is not None and not isinstance(value, self.pydantic_model):
@@ -92,11 +94,56 @@ class JSON(IODescriptor):
 
 
 def validate(model: type[pydantic.BaseModel], value: Any) -> pydantic.BaseModel:
+    """A Python value (a return value, a form's fields) as ``model``, in pydantic's lax mode."""
     try:
         return model.model_validate(value)
     except pydantic.ValidationError as exc:
-        count = exc.error_count()
-        raise BadInput(
-            f"The JSON body does not match {model.__name__} ({count} error{'s' if count != 1 else ''}).",
-            detail=validation_detail(exc),
-        ) from exc
+        raise _mismatch(model, exc) from exc
+
+
+def validate_json(model: type[pydantic.BaseModel], body: bytes) -> pydantic.BaseModel:
+    """A JSON body (already known to parse) as ``model``, held to its documented JSON schema.
+
+    pydantic's JSON mode is strict unless the model says otherwise (``ConfigDict(strict=False)``):
+    lax mode would take ``false`` for a number and ``"1"`` for an integer, which the schema in
+    /docs.json refuses."""
+    try:
+        return strict_json(lambda strict: model.model_validate_json(body, strict=strict), json_strictness(model))
+    except pydantic.ValidationError as exc:
+        raise _mismatch(model, exc) from exc
+
+
+T = TypeVar("T")
+
+
+def strict_json(validate: Callable[[bool | None], T], strict: bool | None) -> T:
+    """``validate(strict)``, where an integral float (``5.0``) still counts as an integer.
+
+    JSON Schema's ``integer`` takes ``5.0``; pydantic's strict mode does not. When those are the
+    only complaints, the lax pass takes them, and finds nothing else to coerce: the rest passed."""
+    try:
+        return validate(strict)
+    except pydantic.ValidationError as exc:
+        if strict is not True or not _only_integral_floats(exc):
+            raise
+        return validate(False)
+
+
+def _only_integral_floats(exc: pydantic.ValidationError) -> bool:
+    errors = exc.errors()
+    return all(
+        isinstance(e.get("input"), float) and e["input"].is_integer() and e["type"] != "bool_type" for e in errors
+    ) and any(e["type"] == "int_type" for e in errors)
+
+
+def json_strictness(model: type[pydantic.BaseModel]) -> bool | None:
+    """Strict, unless the model's own config chooses (``None`` lets pydantic read it)."""
+    return None if "strict" in model.model_config else True
+
+
+def _mismatch(model: type[pydantic.BaseModel], exc: pydantic.ValidationError) -> BadInput:
+    count = exc.error_count()
+    return BadInput(
+        f"The JSON body does not match {model.__name__} ({count} error{'s' if count != 1 else ''}).",
+        detail=validation_detail(exc),
+    )

@@ -21,7 +21,7 @@ __all__ = ["NumpyNdarray"]
 
 JSON = "application/json"
 NPY = "application/x-npy"
-_JSON_KINDS = {"b": "boolean", "i": "integer", "u": "integer", "f": "number", "U": "string", "S": "string"}
+_LOOSE_DEPTH = 2  # how deep an undeclared nesting is described (deeper arrays are still taken)
 
 
 class NumpyNdarray(IODescriptor):
@@ -59,6 +59,11 @@ class NumpyNdarray(IODescriptor):
 
     def from_json_value(self, value: Any) -> np.ndarray:
         """An array from parsed JSON, cast and shaped as declared (BadInput if it cannot be)."""
+        if not isinstance(value, list):
+            raise BadInput(
+                "The JSON is not an array (a list).",
+                detail=f"Expected a list, nested for more dimensions; got {type(value).__name__}.",
+            )
         return self._check_shape(self._cast_json(_array_from_json(value)))
 
     def from_array(self, array: np.ndarray) -> np.ndarray:
@@ -109,21 +114,59 @@ class NumpyNdarray(IODescriptor):
 
     def openapi_responses(self) -> dict[str, Any]:
         content = {
-            JSON: {"schema": self.json_schema()},
+            JSON: {"schema": self.json_schema(output=True)},
             NPY: {"schema": {"type": "string", "format": "binary", "contentMediaType": NPY}},
         }
         return self._with_example(content, JSON)
 
-    def json_schema(self) -> dict[str, Any]:
-        """The JSON schema of the array as nested lists."""
-        kind = _JSON_KINDS.get(self.dtype.kind) if self.dtype is not None else None
-        schema: dict[str, Any] = {"type": kind} if kind else {}
-        if self.shape is None:
-            return {"type": "array", "items": schema} if kind else {"type": "array"}
-        for length in reversed(self.shape):
+    def json_schema(self, *, output: bool = False) -> dict[str, Any]:
+        """The JSON schema of what the array is read from (or written as): what is accepted, no more.
+
+        An enforced shape is spelled out; without one any rectangular nesting is taken (or
+        reshaped), which JSON Schema cannot say beyond "arrays of arrays". The item types are
+        those the dtype rules accept, bounded by the dtype's range. Answers may be 0-d (a scalar).
+        """
+        scalar = self._scalar_schema()
+        if output and (self.dtype is None or self.dtype.kind in "fc"):
+            scalar = {**scalar, "type": [*scalar["type"], "null"]}  # NaN and ±inf are written as null
+        if self.shape is None or not self.enforce_shape:
+            nested = {**scalar, "type": [*scalar["type"], "array"]}  # the deepest arrays: any
+            for _ in range(_LOOSE_DEPTH):
+                nested = {**nested, "items": nested}
+            return nested if output else {"type": "array", "items": nested["items"]}
+        schema = _collapsed(scalar)
+        for depth, length in enumerate(reversed(self.shape)):
             schema = {"type": "array", "items": schema}
             if length >= 0:
                 schema["minItems"] = schema["maxItems"] = length
+            elif depth > 0:
+                schema["minItems"] = 1  # numpy cannot tell the inner lengths of an empty list
+        return schema
+
+    def _scalar_schema(self) -> dict[str, Any]:
+        """The JSON values one element may be, as ``_cast_json`` judges them."""
+        target = self.dtype
+        if target is None:
+            return {"type": ["number", "boolean", "string"]}
+        kind = target.kind
+        schema: dict[str, Any]
+        if kind in "fc":
+            schema = {"type": ["number", "boolean"]}
+            if kind == "f" and target.itemsize < 8:  # wider values overflow; float64 holds every JSON number
+                limit = float(np.finfo(target).max)
+                schema |= {"minimum": -limit, "maximum": limit}
+        elif kind in "iu":
+            schema = {"type": ["integer" if self.enforce_dtype else "number", "boolean"]}
+            info = np.iinfo(target)
+            schema |= {"minimum": int(info.min), "maximum": int(info.max)}
+        elif kind == "b":
+            schema = {"type": ["boolean"] if self.enforce_dtype else ["boolean", "number"]}
+        elif kind in "US" and self.enforce_dtype:
+            schema = {"type": ["string"]}
+            if kind == "U" and target.itemsize:
+                schema["maxLength"] = target.itemsize // 4
+        else:
+            schema = {"type": ["string", "number", "boolean"]}
         return schema
 
     def _cast_json(self, array: np.ndarray) -> np.ndarray:
@@ -135,8 +178,8 @@ class NumpyNdarray(IODescriptor):
                 f"The array holds strings where {target} numbers are expected.",
                 detail={"expected_dtype": str(target), "got_dtype": str(array.dtype)},
             )
-        if self.enforce_dtype and not _fits_losslessly(array, target):
-            raise _dtype_error(array, target)
+        if self.enforce_dtype and array.size and not _fits_losslessly(array, target):
+            raise _dtype_error(array, target)  # an empty list has nothing to lose (json gives it float64)
         return _astype(array, target)
 
     def _cast_npy(self, array: np.ndarray) -> np.ndarray:
@@ -162,6 +205,12 @@ class NumpyNdarray(IODescriptor):
             except ValueError:
                 pass
         return array
+
+
+def _collapsed(schema: dict[str, Any]) -> dict[str, Any]:
+    """``{"type": ["number"]}`` → ``{"type": "number"}``."""
+    types = schema["type"]
+    return {**schema, "type": types[0]} if len(types) == 1 else schema
 
 
 def _json_body(array: np.ndarray) -> bytes:

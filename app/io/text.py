@@ -24,6 +24,7 @@ class Text(IODescriptor):
     """
 
     media_types = ("text/plain", "*/*")
+    accepts_empty_body = True  # the empty string
 
     def __init__(self, *, sse: bool = False) -> None:
         self.sse = sse

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -77,6 +78,16 @@ def _only(methods: frozenset[str], endpoint: Endpoint) -> Endpoint:
     return guarded
 
 
+def _mount(path: str, app: ASGIApp, name: str | None) -> Mount:
+    """A Starlette ``Mount`` whose pattern also takes paths with a newline in them (``%0A``).
+
+    Starlette's ``{path:path}`` is ``.*`` without DOTALL, so ``/v1/echo/a%0Ab`` found no route
+    (404) although the mounted app's ``/echo/{word}`` takes any word."""
+    mount = Mount(path, app=app, name=name)
+    mount.path_regex = re.compile(mount.path_regex.pattern, mount.path_regex.flags | re.DOTALL)
+    return mount
+
+
 _GET = frozenset({"GET", "HEAD"})
 _POST = frozenset({"POST"})
 
@@ -121,7 +132,7 @@ class ServiceApp:
         # would do for them (try each route's pattern in turn) costs more than the lookup, per request.
         self._fixed = {r.path: r for r in own if isinstance(r, Route) and r.methods is None and "{" not in r.path}
         mounts = sorted(service.mounts, key=lambda m: len(m.path), reverse=True)
-        mount_routes = [(Mount(m.path, app=m.app, name=m.name), m.original) for m in mounts]
+        mount_routes = [(_mount(m.path, m.app, m.name), m.original) for m in mounts]
         self.router = Router(routes=[*own, *(r for r, _ in mount_routes)], default=_not_found, redirect_slashes=False)
         self.app = self._stack(
             self._with_service,

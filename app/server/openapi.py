@@ -133,7 +133,11 @@ def _add_api(doc: dict[str, Any], api: ApiLike) -> None:
         "tags": ["apis"],
         "operationId": api.name,
         "summary": summary.strip() or api.name,
-        "requestBody": {"required": True, "content": request, "x-tiffin-io": api.input.spec()},
+        "requestBody": {
+            "required": not api.input.accepts_empty_body,
+            "content": request,
+            "x-tiffin-io": api.input.spec(),
+        },
         "responses": {
             "200": {"description": "Successful Response", "content": response, "x-tiffin-io": api.output.spec()},
             **{status: {"$ref": f"#/components/responses/{name}"} for status, (name, _) in _ERRORS.items()},
@@ -205,9 +209,25 @@ def _add_mounted(doc: dict[str, Any], sub: dict[str, Any], prefix: str) -> None:
     doc["tags"].extend(t for t in sub.get("tags") or [] if isinstance(t, dict) and t.get("name") not in known)
 
 
+# What tiffin's middleware answers on any route, a mount's included, by status and component.
+_MOUNT_ERRORS = {"500": "InternalError", "503": "Unavailable", "504": "Timeout"}
+_MOUNT_PARSE_ERROR = {
+    "description": "The body could not be parsed: FastAPI's own answer to a body that is not valid JSON.",
+    "content": {_JSON: {"schema": {"type": "object", "properties": {"detail": {}}}}},
+}
+
+
 def _adapt_operation(op: dict[str, Any], security: Any, taken: set[Any], slug: str) -> dict[str, Any]:
     if security is not None and "security" not in op:
         op["security"] = security
+    responses = op.setdefault("responses", {})
+    if isinstance(responses, dict):
+        errors = dict(_MOUNT_ERRORS)
+        if "requestBody" in op:
+            errors["413"] = "PayloadTooLarge"
+            responses.setdefault("400", copy.deepcopy(_MOUNT_PARSE_ERROR))
+        for status, name in sorted(errors.items()):
+            responses.setdefault(status, {"$ref": f"#/components/responses/{name}"})
     if isinstance(op.get("parameters"), list):
         # A FastAPI route written as a method would show `self` as a query parameter.
         op["parameters"] = [p for p in op["parameters"] if not (isinstance(p, dict) and p.get("name") == "self")]

@@ -144,6 +144,23 @@ def test_json_body_openapi():
     assert components["ClassifyInput"]["properties"]["features"]["type"] == "array"
 
 
+def test_json_fields_and_typed_json_are_held_to_their_schema(client_for):
+    # Found by schemathesis: {"a": 0, "b": false} answered 200 where b is documented as an integer.
+    client = client_for(JSONBody(json_body_model(Summarization.summarize)))
+    for wrong in (False, "10", 1.5):
+        assert client.post("/", json={"max_len": wrong}).status_code == 400, wrong
+    assert client.post("/", json={"max_len": 3}).status_code == 200
+    assert client.post("/", json={"max_len": 3.0}).json()["max_len"] == 3  # JSON Schema's integers include 3.0
+    typed = client_for(TypedJSON(dict[str, int]))
+    assert typed.post("/", json={"a": False}).status_code == 400
+    assert typed.post("/", json={"a": "1"}).status_code == 400
+    assert typed.post("/", json={"a": 1}).status_code == 200
+    assert typed.post("/", json={"a": 2.0, "b": 1}).status_code == 200
+    assert typed.post("/", json={"a": 2.5}).status_code == 400
+    assert not JSONBody(json_body_model(Summarization.classify)).accepts_empty_body
+    assert JSONBody(json_body_model(Summarization.summarize)).accepts_empty_body
+
+
 def test_string_annotations_are_resolved():
     # this module uses `from __future__ import annotations`
     model = json_body_model(Summarization.summarize)
@@ -184,7 +201,10 @@ def test_image_annotations_make_a_multipart_body_and_a_png_answer():
 
         @api
         def describe(
-            self, image: PIL.Image.Image, label: Optional[str] = None, box: Optional[list[int]] = None  # noqa: UP045
+            self,
+            image: PIL.Image.Image,
+            label: Optional[str] = None,
+            box: Optional[list[int]] = None,  # noqa: UP045
         ) -> dict:
             return {"size": list(image.size), "label": label, "box": box}
 
@@ -221,3 +241,27 @@ def test_image_return_annotation():
 
     desc = descriptor_for_annotation(PIL.Image.Image)
     assert isinstance(desc, Image) and desc.mime_type == "image/png"
+
+
+class Big:
+    def add(self, a: int, b: int = 1) -> int:
+        return a + b
+
+    def bounded(self, times: Annotated[int, Field(le=5)] = 1) -> int:
+        return times
+
+
+def test_integers_past_64_bits_are_answered_not_a_500(client_for):
+    # Found by schemathesis: {"a": 231251806356831862784} made orjson fail on the answer (500).
+    add = JSONBody(json_body_model(Big.add))
+    client = client_for(add, handler=lambda kw: kw["a"] + kw["b"], output=descriptor_for_annotation(int))
+    response = client.post("/", content=b'{"a": 231251806356831862784}', headers={"content-type": "application/json"})
+    assert response.status_code == 200
+    assert response.text == "231251806356831862785"
+    # ... and so is the 400 for one out of bounds, whose detail echoes the input
+    bounded = client_for(JSONBody(json_body_model(Big.bounded)))
+    response = bounded.post(
+        "/", content=b'{"times": 10000000000000000000000}', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"][0]["input"] == 1e22

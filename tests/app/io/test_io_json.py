@@ -5,7 +5,7 @@ import datetime
 import numpy as np
 import orjson
 import pytest
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from app.io import JSON
 from app.server.http_errors import BadOutput
@@ -53,7 +53,7 @@ def test_validation_failure_is_400_with_pydantic_errors(client_for):
     body = response.json()
     assert "IrisFeatures" in body["error"]
     assert body["detail"][0]["loc"] == ["sepal_len"]
-    assert body["detail"][0]["type"] == "float_parsing"
+    assert body["detail"][0]["type"] == "float_type"  # strict: a string is not a number
     assert "url" not in body["detail"][0]
 
 
@@ -159,3 +159,19 @@ def test_from_sample_with_plain_json():
         JSON.from_sample("{not json")
     with pytest.raises(ValueError):
         JSON.from_sample(object())
+
+
+class Lenient(IrisFeatures):
+    model_config = ConfigDict(strict=False)
+
+
+def test_a_body_is_held_to_the_documented_schema(client_for):
+    # Found by schemathesis: pydantic's lax mode took false and "1" where the schema says number.
+    client = client_for(JSON(pydantic_model=IrisFeatures))
+    for wrong in (False, "1.5", None):
+        response = client.post("/", json={**GOOD, "petal_width": wrong})
+        assert response.status_code == 400, wrong
+        assert response.json()["detail"][0]["loc"] == ["petal_width"]
+    assert client.post("/", json={**GOOD, "petal_width": 1}).status_code == 200  # an integer is a number
+    lenient = client_for(JSON(pydantic_model=Lenient))  # a model that asks for lax mode gets it
+    assert lenient.post("/", json={**GOOD, "petal_width": "1.5"}).status_code == 200

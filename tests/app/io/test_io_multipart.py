@@ -223,7 +223,7 @@ def test_openapi_describes_each_part():
         "type": "object",
         "properties": {
             "image": {"type": "string", "format": "binary"},
-            "arr": {"type": "array", "items": {"type": "integer"}},
+            "arr": NumpyNdarray(dtype="int64").json_schema(),
             "note": {"type": "string"},
         },
         "required": ["image", "arr", "note"],

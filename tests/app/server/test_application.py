@@ -226,3 +226,19 @@ def test_timeout_answers_504() -> None:
         assert response.json()["error"]
         assert client.post("/wait_sync", content="x", headers={"content-type": "text/plain"}).status_code == 504
         assert client.get("/livez").status_code == 200
+
+
+def test_a_mount_takes_paths_with_a_newline_in_them() -> None:
+    # Found by schemathesis: /v1/echo/a%0Ab was a 404, as Starlette's Mount pattern stops at "\n".
+    svc = make_service()
+    fastapi_app = FastAPI()
+
+    @fastapi_app.get("/echo/{word}")
+    def echo(word: str) -> dict:
+        return {"word": word}
+
+    svc.mount_asgi_app(fastapi_app, path="/v1")
+    with TestClient(svc.to_asgi()) as client:
+        assert client.get("/v1/echo/a%0Ab%0D%0Ac").json() == {"word": "a\nb\r\nc"}
+        assert client.get("/v1/echo/plain").json() == {"word": "plain"}
+        assert client.get("/v2/echo/a%0Ab").status_code == 404

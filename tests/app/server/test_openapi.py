@@ -268,3 +268,43 @@ def test_mounted_security_schemes_are_carried_over():
     doc = build(mounts=[Mount("/v1", fastapi_app)])
     assert "HTTPBearer" in doc["components"]["securitySchemes"]
     assert doc["paths"]["/v1/private"]["get"]["security"] == [{"HTTPBearer": []}]
+
+
+def optional_args(text: str = "hi", times: int = 1) -> str:
+    return text
+
+
+def test_request_body_is_optional_only_when_no_body_is_valid_input():
+    # Found by schemathesis: POST /shout with no body answered 200 while the body was "required".
+    doc = build(
+        [
+            Api("shout", "/shout", JSONBody(json_body_model(optional_args)), Text()),
+            Api("classify", "/classify", JSONBody(json_body_model(classify)), Text()),
+            Api("echo", "/echo", Text(), Text()),
+            Api("rows", "/rows", NumpyNdarray(), NumpyNdarray()),
+        ]
+    )
+    required = {path: doc["paths"][path]["post"]["requestBody"]["required"] for path in doc["paths"] if path[1:] in (
+        "shout", "classify", "echo", "rows")}  # fmt: skip
+    assert required == {"/shout": False, "/classify": True, "/echo": False, "/rows": True}
+
+
+def test_mounted_operations_document_the_errors_tiffin_and_fastapi_answer():
+    # Found by schemathesis: FastAPI answers 400 to a body that is not JSON, and tiffin's middleware
+    # 500/503/504 (413 for a body) on a mount's routes too; the mount's own document lists 200, 422.
+    fastapi_app = FastAPI()
+
+    @fastapi_app.get("/hello")
+    def hello() -> str:
+        return "hi"
+
+    @fastapi_app.post("/items")
+    def create(item: Item) -> Item:
+        return item
+
+    doc = build(mounts=[Mount("/v1", fastapi_app)])
+    posted = doc["paths"]["/v1/items"]["post"]["responses"]
+    assert set(posted) == {"200", "400", "413", "422", "500", "503", "504"}
+    assert posted["413"] == {"$ref": "#/components/responses/PayloadTooLarge"}
+    assert posted["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/HTTPValidationError")
+    assert set(doc["paths"]["/v1/hello"]["get"]["responses"]) == {"200", "500", "503", "504"}
