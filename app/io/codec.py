@@ -90,7 +90,11 @@ def _safe_default(obj: Any) -> Any:
 
 def validation_detail(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
     """pydantic's errors as a JSON-safe list, without documentation links."""
-    detail: list[dict[str, Any]] = json_safe(exc.errors(include_url=False))
+    errors = exc.errors(include_url=False)
+    try:
+        detail: list[dict[str, Any]] = json_safe(errors)
+    except (TypeError, orjson.JSONEncodeError):  # an input nested past orjson's depth limit: name its type
+        detail = json_safe([{**e, "input": type(e.get("input")).__name__} for e in errors])
     return detail
 
 

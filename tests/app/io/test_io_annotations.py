@@ -221,3 +221,20 @@ def test_image_return_annotation():
 
     desc = descriptor_for_annotation(PIL.Image.Image)
     assert isinstance(desc, Image) and desc.mime_type == "image/png"
+
+
+def test_typed_json_nested_past_the_encoders_limit_is_400():
+    # found by reliability.fuzz: writing the validation error (which echoes the input) failed, a 500
+    from app import Service
+
+    svc = Service("typed_deep")
+
+    @svc.api(input=TypedJSON(dict[str, list[float]]), output=JSON())
+    def typed(value):
+        return len(value)
+
+    body = b'{"a":' * 1000 + b"1" + b"}" * 1000
+    with TestClient(svc.to_asgi(), raise_server_exceptions=False) as client:
+        response = client.post("/typed", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["detail"][0]["input"] == "dict"
