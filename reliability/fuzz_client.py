@@ -108,7 +108,8 @@ async def _worker(
                 conn = await _open(host, port)
             started = time.monotonic()
             failure: str | None = None
-            status, headers, body = 0, {}, b""
+            status, body = 0, b""
+            headers: dict[str, str] = {}
             try:
                 status, headers, body = await asyncio.wait_for(_exchange(conn, encode(request, host)), timeout)
             except TimeoutError:

@@ -30,6 +30,7 @@ _PREFIX = 10  # magic, version, two bytes of header length
 _ALIGN = 64
 _MAX_HEADER = 10_000
 _MAX_DIM = 2**63 - 1  # numpy's npy_intp
+_MAX_CACHED = 256
 _SIMPLE = re.compile(
     rb"\{'descr': '([<>|=]?[a-zA-Z]\d*)', 'fortran_order': (True|False), 'shape': \(((?:\d+, )*\d+,?)?\), \} *\n"
 )
@@ -53,7 +54,12 @@ def read_header(body: bytes) -> Header:
             descr, fortran, dims = match.groups()
             dtype = _dtypes.get(descr)
             if dtype is None:
-                dtype = _dtypes[descr] = np.dtype(descr.decode("ascii"))
+                try:
+                    dtype = np.dtype(descr.decode("ascii"))
+                except TypeError as exc:  # '<f0', '<x9': the pattern lets through what numpy does not know
+                    raise ValueError(f"the header's descr {descr.decode('ascii')!r} is not a dtype") from exc
+                if len(_dtypes) < _MAX_CACHED:  # '<U1', '<U2', ... from clients must not grow it for good
+                    _dtypes[descr] = dtype
             shape = tuple(int(n) for n in dims.split(b",") if n.strip()) if dims else ()
             return Header(shape, fortran == b"True", dtype, end)
     return _numpy_header(body)

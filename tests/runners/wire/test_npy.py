@@ -101,3 +101,17 @@ def test_a_header_shape_no_array_can_have_is_malformed(shape: str, data: bytes) 
         npy.loads(_header_only(shape, data))
     assert caught.value.reason == "malformed"
     assert caught.value.detail is None
+
+
+@pytest.mark.parametrize("descr", ["'<f0'", "'<i0'", "'<x9'", "'|q1'"])
+def test_a_descr_numpy_does_not_know_is_malformed(descr: str) -> None:
+    # found by reliability.fuzz: the fast path's np.dtype raised TypeError, which loads let through (500)
+    with pytest.raises(npy.NpyError) as caught:
+        npy.loads(_header_only("(1, 4)", b"x" * 32, descr=descr))
+    assert caught.value.reason == "malformed"
+
+
+def test_client_descrs_do_not_grow_the_dtype_cache_for_good() -> None:
+    for n in range(1, 2000):
+        npy.loads(_header_only("(1,)", b"x" * 4 * n, descr=f"'<U{n}'"))
+    assert len(npy._dtypes) <= npy._MAX_CACHED
