@@ -37,6 +37,7 @@ EVERY_IO_LIMIT = 2 * 1024 * 1024
 WARM_VALID = 20  # valid bodies per API before the baseline
 WARM_BATCHES = 3  # hostile batches before the baseline
 MB = 1024 * 1024
+HELPER = "helper process"
 
 IRIS_PROBE = b"[[5.9, 3.0, 5.1, 1.8]]"
 
@@ -172,6 +173,8 @@ def _role(pid: int, target: Target) -> str:
         return f"runner {words[words.index('runner') + 1]}" if words.index("runner") + 1 < len(words) else "runner"
     if pid == target.pid:
         return "tiffin serve"
+    if any(word.startswith("multiprocessing.") or "multiprocessing." in word for word in words):
+        return HELPER  # app.io.parquet's reader (forkserver, its child) or multiprocessing's resource tracker
     if pid in {p.pid for p in target.api_workers()}:
         return "API worker"
     return " ".join(words[:3])[:40] or "process"
@@ -310,13 +313,16 @@ def _json_errors_figure(plan: Plan, label: str, tally: Tally) -> Figure:
 def _processes_figure(label: str, before: Snapshot, after: Snapshot, alive: bool, log: str) -> Figure:
     same_workers = before.api_workers == after.api_workers and bool(after.api_workers)
     same_runners = before.runners == after.runners and bool(after.runners)
-    restarted = sorted(p for p in after.ident if p not in before.ident or before.ident[p] != after.ident[p])
+    new = sorted(p for p in after.ident if p not in before.ident or before.ident[p] != after.ident[p])
+    helpers = [p for p in new if after.roles.get(p) == HELPER]
+    restarted = [p for p in new if p not in helpers]
     passed = alive and same_workers and same_runners and not restarted
     figure = (
         f"{len(after.api_workers)} API workers, {len(after.runners)} runner process"
         f"{'es' if len(after.runners) != 1 else ''}: "
         f"{'same pids' if same_workers and same_runners else 'pids changed'}; "
-        f"{len(restarted)} processes new since the warm-up"
+        f"{len(restarted)} other processes new since the warm-up; "
+        f"{len(helpers)} new Parquet reader helpers (each replaces one a body crashed)"
     )
     detail = "" if passed else (
         f"workers {sorted(before.api_workers)} -> {sorted(after.api_workers)}, runners {sorted(before.runners)} -> "
