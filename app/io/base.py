@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from app.server.http_errors import BadInput, BadOutput, ServiceError, UnsupportedMediaType
 
-__all__ = ["IODescriptor", "as_output_error", "media_type_of", "negotiate", "read_body"]
+__all__ = ["IODescriptor", "as_output_error", "check_encoding", "media_type_of", "negotiate", "read_body"]
 
 # Set while ``from_sample`` builds a descriptor: options that need one another are checked once
 # the sample has filled in what it fixes (``PandasDataFrame.from_sample(df, enforce_dtype=True)``).
@@ -115,6 +115,7 @@ class IODescriptor(ABC):
 
     def check_media_type(self, request: Request) -> str:
         """The request's media type if this descriptor takes it, else 415."""
+        check_encoding(request)
         return self.check_content_type(request.headers.get("content-type"))
 
     def check_content_type(self, header: str | None) -> str:
@@ -143,8 +144,20 @@ def as_output_error() -> Iterator[None]:
         raise BadOutput(exc.message, detail=exc.detail) from exc
 
 
+def check_encoding(request: Request) -> None:
+    """415 for a body in a content coding (gzip, br, ...): descriptors read the bytes as they came,
+    and reading a compressed body as if it were not would answer garbage, or a decoded bomb."""
+    coding = request.headers.get("content-encoding", "").strip().lower()
+    if coding and coding != "identity":
+        raise UnsupportedMediaType(
+            f"This API does not accept content encoding {coding!r}; send the body uncompressed.",
+            detail={"content_encoding": coding, "accepted": ["identity"]},
+        )
+
+
 async def read_body(request: Request) -> bytes:
     """The whole body; a client that goes away mid-body is bad input, not a server error."""
+    check_encoding(request)
     try:
         return await request.body()
     except ServiceError:  # e.g. PayloadTooLarge from the body-size limit

@@ -130,10 +130,29 @@ def _safe_default(obj: Any) -> Any:
         return str(obj)
 
 
+_ECHO_LIMIT = 256  # characters of a rejected string input an error repeats back
+
+
 def validation_detail(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
-    """pydantic's errors as a JSON-safe list, without documentation links."""
-    detail: list[dict[str, Any]] = json_safe(exc.errors(include_url=False))
+    """pydantic's errors as a JSON-safe list, without documentation links.
+
+    A long string input is cut: for a body that is not JSON at all pydantic's input is the whole
+    body, and an error must not answer a 20 MB body with a 20 MB detail."""
+    errors = [_cut_input(e) for e in exc.errors(include_url=False)]
+    try:
+        detail: list[dict[str, Any]] = json_safe(errors)
+    except (TypeError, orjson.JSONEncodeError):  # an input nested past orjson's depth limit: name its type
+        detail = json_safe([{**e, "input": type(e.get("input")).__name__} for e in errors])
     return detail
+
+
+def _cut_input(error: Any) -> Any:
+    value = error.get("input")
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value[: _ECHO_LIMIT + 4]).decode("utf-8", errors="replace")
+    if isinstance(value, str) and len(value) > _ECHO_LIMIT:
+        return {**error, "input": value[:_ECHO_LIMIT] + "..."}
+    return error
 
 
 def type_schema(tp: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]]]:

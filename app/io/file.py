@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.io.base import IODescriptor, media_type_of, read_body
+from app.io.base import IODescriptor, check_encoding, media_type_of, read_body
 from app.server.http_errors import BadInput, BadOutput, ServiceError
 
 __all__ = ["File"]
@@ -80,6 +80,7 @@ class File(IODescriptor):
         return self.mime_type if self.mime_type and "*" not in self.mime_type else OCTET_STREAM
 
     async def _first_upload(self, request: Request) -> bytes:
+        check_encoding(request)
         try:
             form = await request.form()
         except ServiceError:  # e.g. PayloadTooLarge from the body-size limit

@@ -25,7 +25,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.io.base import IODescriptor, media_type_of, read_body
+from app.io.base import IODescriptor, check_encoding, media_type_of, read_body
 from app.server.http_errors import BadInput, BadOutput, PayloadTooLarge, ServiceError
 
 if TYPE_CHECKING:
@@ -170,6 +170,7 @@ class Image(IODescriptor):
 
     async def _upload(self, request: Request) -> bytes:
         """The bytes of the form's first file that may be an image."""
+        check_encoding(request)
         try:
             form = await request.form()
         except ServiceError:

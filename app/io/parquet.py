@@ -6,12 +6,22 @@ counts are checked: values (leaf values, nulls included) at most ``max_cells``, 
 pages at most ``max_bytes``. String and binary columns are read dictionary-encoded and their
 decoded length summed from the dictionary before they are expanded. Over either limit is 413;
 a body that is not Parquet is 400. pyarrow reads no Python objects from the file (no pickle).
+
+pyarrow's C++ reader can abort the whole process on a damaged footer (an exception thrown
+where none may be, so ``std::terminate``: reliability.fuzz found one), so the file is read in a
+helper process (one per API worker, started on first use from a forkserver) that hands back
+the table as Arrow IPC bytes, written by pyarrow itself. A body that kills the helper is 400,
+and the next body gets a new helper.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +46,30 @@ def _pa() -> ModuleType:
     """pyarrow with its Parquet and compute modules loaded, on first use (it is a large import)."""
     importlib.import_module("pyarrow.parquet")
     importlib.import_module("pyarrow.compute")
+    importlib.import_module("pyarrow.ipc")
     return importlib.import_module("pyarrow")
+
+
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _reader() -> ProcessPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["app.io.parquet", "pyarrow.parquet", "pyarrow.compute", "pyarrow.ipc"])
+            _pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        return _pool
+
+
+def _discard(pool: ProcessPoolExecutor) -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def read_parquet(
@@ -44,6 +77,32 @@ def read_parquet(
 ) -> pd.DataFrame:
     if len(body) < 12 or not (body.startswith(_MAGIC) and body.endswith(_MAGIC)):
         raise BadInput("The request body is not a Parquet file.")
+    pool = _reader()
+    try:
+        kind, payload = pool.submit(_read_isolated, body, max_cells, max_bytes).result()
+    except BrokenProcessPool:
+        _discard(pool)
+        raise BadInput("The Parquet file cannot be read: it crashed the Parquet reader.") from None
+    if kind == "table":
+        return _pa().ipc.open_stream(payload).read_all().to_pandas()
+    status, message, detail = payload
+    raise (PayloadTooLarge if status == 413 else BadInput)(message, detail=detail)
+
+
+def _read_isolated(body: bytes, max_cells: int, max_bytes: int) -> tuple[str, Any]:
+    """In the helper: ("table", Arrow IPC bytes) or ("error", (status, message, detail))."""
+    try:
+        table = _read_table(body, max_cells=max_cells, max_bytes=max_bytes)
+    except (BadInput, PayloadTooLarge) as exc:
+        return "error", (exc.status_code, exc.message, exc.detail)
+    pa = _pa()
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return "table", sink.getvalue().to_pybytes()
+
+
+def _read_table(body: bytes, *, max_cells: int, max_bytes: int) -> Any:
     pa = _pa()
     try:
         source = pa.parquet.ParquetFile(pa.BufferReader(body))
@@ -73,7 +132,7 @@ def read_parquet(
                 decoded += pa.compute.sum(pa.compute.take(lengths, part.indices)).as_py() or 0
             _check(decoded, max_bytes, "bytes once its strings are expanded")
             table = table.set_column(index, schema.field(name), column.cast(schema.field(name).type))
-        return table.to_pandas()
+        return table
     except PayloadTooLarge:
         raise
     except Exception as exc:  # corrupt pages, unsupported encodings, ...

@@ -16,6 +16,7 @@ Runner errors (``runners.errors.RunnerError``) carry their own status and map th
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -94,10 +95,22 @@ class Timeout(ServiceError):
 
 
 def error_body(message: str, detail: Any = None) -> bytes:
+    """``{"error": message, "detail": detail}``, whatever the detail holds.
+
+    A detail built from hostile input (a shape of 10**32, JSON nested past orjson's limit) must
+    not turn a 4xx into a failed answer: what orjson cannot write goes through ``json`` with
+    everything as text, and a detail nothing can write is left out."""
     body: dict[str, Any] = {"error": message}
     if detail is not None:
         body["detail"] = detail
-    return orjson.dumps(body, default=str)
+    try:
+        return orjson.dumps(body, default=str)
+    except (TypeError, orjson.JSONEncodeError):  # an int over 64 bits, nesting past 255 levels
+        pass
+    try:
+        return json.dumps(body, default=str, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError, RecursionError):
+        return orjson.dumps({"error": message})
 
 
 def describe(exc: BaseException) -> tuple[int, str, Any, dict[str, str]]:

@@ -29,6 +29,8 @@ _V1 = MAGIC + b"\x01\x00"
 _PREFIX = 10  # magic, version, two bytes of header length
 _ALIGN = 64
 _MAX_HEADER = 10_000
+_MAX_DIM = 2**63 - 1  # numpy's npy_intp
+_MAX_CACHED = 256
 _SIMPLE = re.compile(
     rb"\{'descr': '([<>|=]?[a-zA-Z]\d*)', 'fortran_order': (True|False), 'shape': \(((?:\d+, )*\d+,?)?\), \} *\n"
 )
@@ -52,7 +54,12 @@ def read_header(body: bytes) -> Header:
             descr, fortran, dims = match.groups()
             dtype = _dtypes.get(descr)
             if dtype is None:
-                dtype = _dtypes[descr] = np.dtype(descr.decode("ascii"))
+                try:
+                    dtype = np.dtype(descr.decode("ascii"))
+                except TypeError as exc:  # '<f0', '<x9': the pattern lets through what numpy does not know
+                    raise ValueError(f"the header's descr {descr.decode('ascii')!r} is not a dtype") from exc
+                if len(_dtypes) < _MAX_CACHED:  # '<U1', '<U2', ... from clients must not grow it for good
+                    _dtypes[descr] = dtype
             shape = tuple(int(n) for n in dims.split(b",") if n.strip()) if dims else ()
             return Header(shape, fortran == b"True", dtype, end)
     return _numpy_header(body)
@@ -75,6 +82,8 @@ def loads(body: bytes) -> np.ndarray:
         raise NpyError("malformed", str(exc)) from None
     if dtype.hasobject:
         raise NpyError("objects", "the array holds Python objects, which would need unpickling")
+    if any(n < 0 or n > _MAX_DIM for n in shape):  # numpy's reader takes any ints; reshape would raise
+        raise NpyError("malformed", f"the header's shape {_clip(shape)} has a dimension no array can have")
     count = math.prod(shape)  # exact (no int64 wrap-around for a hostile header), and a C call, not five
     if len(body) - offset != count * dtype.itemsize:
         raise NpyError(
@@ -83,8 +92,15 @@ def loads(body: bytes) -> np.ndarray:
             {"shape": list(shape), "dtype": dtype.str, "expected_bytes": count * dtype.itemsize,
              "got_bytes": len(body) - offset},
         )
-    flat = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
-    return flat.reshape(shape, order="F" if fortran_order else "C").copy()
+    try:  # a size-0 array may still declare dimensions numpy cannot index ((2**63, 2**63, 0))
+        flat = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
+        return flat.reshape(shape, order="F" if fortran_order else "C").copy()
+    except ValueError as exc:
+        raise NpyError("malformed", f"the header's shape {_clip(shape)} cannot be built: {exc}") from None
+
+
+def _clip(shape: tuple[int, ...]) -> str:
+    return f"({', '.join(str(n) if abs(n) <= _MAX_DIM else f'{str(n)[:12]}...' for n in shape[:8])})"
 
 
 def _numpy_header(body: bytes) -> Header:

@@ -265,3 +265,22 @@ def test_integers_past_64_bits_are_answered_not_a_500(client_for):
     )
     assert response.status_code == 400
     assert response.json()["detail"][0]["input"] == 1e22
+
+
+def test_typed_json_nested_past_the_encoders_limit_is_400():
+    # found by reliability.fuzz: writing the validation error (which echoes the input) failed, a 500
+    from app import Service
+
+    svc = Service("typed_deep")
+
+    @svc.api(input=TypedJSON(dict[str, list[float]]), output=JSON())
+    def typed(value):
+        return len(value)
+
+    body = b'{"a":' * 1000 + b"1" + b"}" * 1000
+    with TestClient(svc.to_asgi(), raise_server_exceptions=False) as client:
+        response = client.post("/typed", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    detail = response.json()["detail"][0]
+    assert detail["type"] == "json_invalid" and "recursion limit" in detail["msg"]
+    assert detail["input"] == body.decode()[:256] + "..."  # the body is not repeated whole

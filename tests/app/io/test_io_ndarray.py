@@ -5,7 +5,9 @@ import pickle
 
 import numpy as np
 import pytest
+from starlette.testclient import TestClient
 
+from app import Service
 from app.io import NumpyNdarray
 from app.server.http_errors import BadInput, BadOutput
 
@@ -334,3 +336,21 @@ def test_from_sample_fixes_dtype_and_shape_and_documents_the_example(client_for)
         NumpyNdarray.from_sample(np.int64(3))
     with pytest.raises(ValueError):
         NumpyNdarray.from_sample([{"a": 1}])
+
+
+@pytest.mark.parametrize("shape", ["(99999999999999999999999999999999, 0)", "(-1, -4)"])
+def test_npy_header_with_a_shape_no_array_can_have_is_400(shape):
+    # found by reliability.fuzz: a 500 with a plain-text body from the served API
+    svc = Service("npy_shapes")
+
+    @svc.api(input=NumpyNdarray(dtype="float64", shape=(-1, 4), enforce_shape=True), output=NumpyNdarray())
+    def classify(x):
+        return x
+
+    text = f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}".encode()
+    text += b" " * (-(10 + len(text) + 1) % 64) + b"\n"
+    body = b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + b"x" * 32
+    with TestClient(svc.to_asgi(), raise_server_exceptions=False) as client:
+        response = client.post("/classify", content=body, headers={"content-type": "application/x-npy"})
+    assert response.status_code == 400
+    assert "not a valid .npy" in response.json()["error"]

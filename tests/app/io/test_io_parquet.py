@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import base64
+import zlib
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -65,3 +68,36 @@ def test_write_names_columns_as_strings_and_refuses_objects():
     assert list(frame.columns) == ["0", "1"]
     with pytest.raises(BadOutput):
         write_parquet(pd.DataFrame({"o": [object()]}))
+
+
+# A 3×4 frame's Parquet file with one footer byte changed: pyarrow 26 throws a C++ exception
+# where none may be thrown reading its column metadata, and std::terminate aborts the process.
+ABORTING_FOOTER = (
+    "eNq1V0tP61YQdrhgUcqCi+ookVhEkRq1EtA8ueSqUrET4jhNgISLX22F/EriYDup7TwMQuqiP+Du+me66KLLLvs7qi676KLnHJvY"
+    "AYJAKlbkmTMz5/vmzJyMkjOykyNWiS3isyaxQmDbGLa+g6Hnn28IjNgm4rsEDtw4ge8k1u88oRbHvnjE+vYtEJ+kVsAbj8Vw7HGG"
+    "1aNlDKtHoRYyRK3PY9hcyrB5FGohQ9T6PIbtpQzbR6EWMkStDxmS35ewBO4ofc2UiHWM2MisJGISkJ8DKQdSCaSKxfHkTrKZwXaI"
+    "jWQJw7eSIJhYiePxX2Px32OZw8z6y3qW3AWHxIgVDLy2gPj6SzyZwXDgXuCQIxz/xjJ/xF7Wt2eyKBGW395kPr55We+eyaJGWH5e"
+    "y/y5+rL+LWeJ/70WxzPr8Y84CErgI8lSJSfx19pNWrdUbXapDI2xaTnp96nvbtJXwAa0tC1ZPS29m0pbkqkBgzU2DLByXMl2wTKL"
+    "9OEIqAWkalDN3f4AFj7eJQLXAthFlK6uGerlos1P69L1RtCYHlu6MlT9DMbmyJs7HNeGRlNzJVVyJWC6SWsWiNWtHvRffKjtHaZv"
+    "I5ksppCW0vcz8E33EugaQ8k9KD5MIOKIJAFPcbubCmnkhzTyK9AoD2mUV6BRH9Ko/xMNbJTkurYuj110XW5uYetsTXKHNmqvocu2"
+    "ZHsQZ+RJtj2cQpyJZjv60ILW/MF+dj+Xvg0TijgL+znowxKbZKdzyr33Z1rip0+/gs+sd0ySZJv0n29JskhSPbJGkj2y0kM2ilrw"
+    "T6E8nvsr7aq/vkNBfgZKCkkYVD2EgoKe02IFaO8Y0xiLNFvk8ycTuc66stXST3VK1ryGLXGlK2Yw7DFWoy+bqsHo0x5jlvoydwFj"
+    "xio3c5oVUlcKnb5itYGNnAbriVJhDphqy2EqjWuVZqcQp8XnVOgX8mVH5XJjPu9zi/yccyxwOQPGyhbryBXIJ45EbnbF5x/hpWtg"
+    "f+2aL3RKCg19pK5ypRHAvxLPGcgNYnNTjS1nNZ4y/LOcZBUd+VyR7/TB/qxwDnKtO7rIlQZyvjOSTQVhsWyHbn7o6d17eSseiK+5"
+    "78JaAJ/PZ0oc64i18vwcjHmsL8tVNGcTgW/nTypLcjVFR87XsieDNsKQOTYrcJ2+Sh/P69A9n/aidWNMBsWKpmHIdKcrmzVXhOer"
+    "NHTUP4sCvQT9yj3BY7GuUje6at2YBntNmS731aqQ9e9AzlDp2pUA6jfvVT3rwBpG+AZ+7P3+gVp56LxTAdwvgT95gqeUk3mq9ETN"
+    "FntIg3h6Vm5WqIXeiJVlvWm/bm/YLNzbV+sdT+IaOfA9uIZ7tQKyDxSTBfFlD9m8hgNiPIFvlPx7SpWA7skFBeGrJuspeWMi67BO"
+    "jHeiF6fNwbEO+x/paV7kG9cSVx4jjEFr3DovzhgrC77wAhwhQc1bwZCoQCPJw1eVJO/mh34G5hEcH+0WmiS1cKiQc5WGL+oAji4I"
+    "RDarQDuEEFUEQrXneOQcmhpAbTgJ8HtVIdhPkTMUdIG2hpuQKsDR1bIDfAYiXcB5BuZjPZhz7XDTHX/vMf4+rAMYfLRfD39EYonU"
+    "SLJ/HGvunjIa7aHBngoGd8of6ckm+HE7/2C/bGDYGfib8B94Bgzs"
+)
+
+
+def test_a_file_that_aborts_pyarrow_is_400_and_the_process_lives():
+    # found by reliability.fuzz: this body killed the API worker (SIGABRT); it is read in a helper now
+    body = zlib.decompress(base64.b64decode(ABORTING_FOOTER))
+    for _ in range(2):  # the helper that died is replaced
+        with pytest.raises(BadInput):
+            read_parquet(body)
+    frame = pd.DataFrame({"a": [1.0, 2.0], "s": ["x", "y"]})
+    pd.testing.assert_frame_equal(read_parquet(write_parquet(frame)), frame)

@@ -77,3 +77,41 @@ def test_object_arrays_are_never_written_and_their_headers_say_so() -> None:
 def test_malformed_headers_are_value_errors(body: bytes) -> None:
     with pytest.raises(ValueError):
         npy.read_header(body)
+
+
+def _header_only(shape: str, data: bytes = b"", descr: str = "'<f8'") -> bytes:
+    text = f"{{'descr': {descr}, 'fortran_order': False, 'shape': {shape}, }}".encode()
+    text += b" " * (-(10 + len(text) + 1) % 64) + b"\n"
+    return npy.MAGIC + b"\x01\x00" + len(text).to_bytes(2, "little") + text + data
+
+
+@pytest.mark.parametrize(
+    ("shape", "data"),
+    [
+        ("(99999999999999999999999999999999, 0)", b""),  # size 0, yet no array has that dimension
+        ("(99999999999999999999999999999999, 0)", b"x" * 32),  # would put the huge int in the detail
+        ("(-1, -4)", b"x" * 32),  # prod is 4: the length check alone passes it
+        ("(-2, -2)", b"x" * 32),
+        ("(9223372036854775807, 9223372036854775807, 0)", b""),  # each fits int64, numpy still refuses
+    ],
+)
+def test_a_header_shape_no_array_can_have_is_malformed(shape: str, data: bytes) -> None:
+    # found by reliability.fuzz: these raised ValueError (a 500) or a detail orjson cannot write
+    with pytest.raises(npy.NpyError) as caught:
+        npy.loads(_header_only(shape, data))
+    assert caught.value.reason == "malformed"
+    assert caught.value.detail is None
+
+
+@pytest.mark.parametrize("descr", ["'<f0'", "'<i0'", "'<x9'", "'|q1'"])
+def test_a_descr_numpy_does_not_know_is_malformed(descr: str) -> None:
+    # found by reliability.fuzz: the fast path's np.dtype raised TypeError, which loads let through (500)
+    with pytest.raises(npy.NpyError) as caught:
+        npy.loads(_header_only("(1, 4)", b"x" * 32, descr=descr))
+    assert caught.value.reason == "malformed"
+
+
+def test_client_descrs_do_not_grow_the_dtype_cache_for_good() -> None:
+    for n in range(1, 2000):
+        npy.loads(_header_only("(1,)", b"x" * 4 * n, descr=f"'<U{n}'"))
+    assert len(npy._dtypes) <= npy._MAX_CACHED
