@@ -36,7 +36,7 @@ class Plan:
     rss_bound_mb: float  # allowed growth of any process over the soak
 
 
-FULL = Plan(requests=1_000_000, warmup=20_000, segment_s=30, cap_s=30 * 60, rss_bound_mb=5.0)
+FULL = Plan(requests=1_000_000, warmup=20_000, segment_s=30, cap_s=40 * 60, rss_bound_mb=5.0)
 SHORT = Plan(requests=20_000, warmup=3_000, segment_s=3, cap_s=120, rss_bound_mb=2.0)
 
 
@@ -72,7 +72,11 @@ def soak(target: Target, plan: Plan, load: Load) -> Observed:
             seen.capped = True
             break
         wanted = math.ceil((plan.requests - seen.tally.sent) / rate)
-        seen.tally.add(load.run(max(1, min(plan.segment_s, wanted, int(left_s)))))
+        raw = load.run(max(1, min(plan.segment_s, wanted, int(left_s))))
+        seen.tally.add(raw)
+        if not raw["answered"] or not target.alive():  # nothing more to learn by waiting for the cap
+            seen.broken = "the server stopped answering" if target.alive() else "the server exited"
+            break
         rate = seen.tally.rate() or rate
         settle(target, known)
         seen.samples.append((seen.tally.sent, snapshot(target, known)))

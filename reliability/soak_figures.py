@@ -25,6 +25,7 @@ class Observed:
     tally: Tally = field(default_factory=Tally)
     samples: list[tuple[int, dict[int, ProcSample]]] = field(default_factory=list)  # (requests sent, snapshot)
     capped: bool = False
+    broken: str = ""  # why the soak stopped early, when it did
     elapsed_s: float = 0.0
     load_end: float = 0.0
     counts: tuple[Counts, Counts] | None = None
@@ -44,7 +45,7 @@ def figures(seen: Observed) -> list[Figure]:
 def volume(seen: Observed) -> Figure:
     t = seen.tally
     cap = f"{seen.cap_s // 60} min" if seen.cap_s >= 120 else f"{seen.cap_s} s"
-    stop = f"stopped by the {cap} time cap" if seen.capped else "stopped by the count"
+    stop = seen.broken or (f"stopped by the {cap} time cap" if seen.capped else "stopped by the count")
     return Figure(
         SECTION,
         f"{seen.requests:,} requests to POST /classify at c={seen.connections} after a warm-up "
@@ -52,7 +53,7 @@ def volume(seen: Observed) -> Figure:
         f"{t.sent:,} sent in {t.runs} segments, {seen.elapsed_s:.0f} s, {t.rate():.0f} req/s; {stop}; "
         f"load average {seen.load_start:.1f} → {seen.load_end:.1f} (2 CPUs, shared)",
         t.sent >= seen.requests,
-        "" if t.sent >= seen.requests else f"only {t.sent:,} of {seen.requests:,} requests within the cap",
+        "" if t.sent >= seen.requests else f"only {t.sent:,} of {seen.requests:,} requests: {stop}",
     )
 
 
