@@ -121,11 +121,15 @@ def hangs(seen: Observed) -> Figure:
 
 def same_processes(seen: Observed) -> Figure:
     names = ", ".join(sorted(seen.roles.values()))
-    passed = seen.roles_after == seen.roles and seen.ready == 200
+    gone = sorted(set(seen.roles) - set(seen.roles_after))
+    new = sorted(set(seen.roles_after) - set(seen.roles))
+    passed = not gone and not new and seen.ready == 200
+    kept = len(seen.roles) - len(gone)
     return Figure(
         SECTION,
         "no process died or was replaced during the soak",
-        f"the same {len(seen.roles)} pids at the start and the end ({names}); /readyz {seen.ready} after",
+        f"{kept} of the {len(seen.roles)} pids ({names}) alive from the start to the end, {len(gone)} gone "
+        f"{gone}, {len(new)} new {new}; /readyz {seen.ready} after",
         passed,
         "" if passed else f"start {seen.roles}, end {seen.roles_after}",
     )
@@ -135,7 +139,7 @@ def rss(seen: Observed, pid: int, role: str) -> Figure:
     points = [(sent, snap[pid].rss_bytes) for sent, snap in seen.samples if pid in snap]
     check = f"RSS of the {role} (pid {pid}) does not grow"
     if len(points) < 3:
-        return Figure(SECTION, check, f"{len(points)} samples, too few for a trend", False)
+        return Figure(SECTION, check, f"{len(points)} samples, too few for a trend (did it die?)", False)
     trend = fit([float(x) for x, _ in points], [float(y) for _, y in points])
     window = points[-1][0] - points[0][0]
     fitted_mb = trend.slope * window / MB
@@ -157,7 +161,7 @@ def fds(seen: Observed, pid: int, role: str) -> Figure:
     snaps = [snap[pid] for _, snap in seen.samples if pid in snap]
     check = f"open descriptors of the {role} (pid {pid}) do not leak"
     if len(snaps) < 2:
-        return Figure(SECTION, check, f"{len(snaps)} samples", False)
+        return Figure(SECTION, check, f"{len(snaps)} samples, too few to compare (did it die?)", False)
     first, last = snaps[0], snaps[-1]
     steady = [s.steady for s in snaps]
     keepalive = max(s.keepalive for s in snaps)
