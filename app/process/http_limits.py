@@ -15,9 +15,9 @@ YAML:
   Counted as bytes arrive, so an endless header line is refused at the limit, not kept.
 - ``max_headers``: header lines of one request; more is 431.
 
-A response that completes while its request body is still coming (a 413 for a declared 2 GB)
-ends the connection instead of reading the rest of the body to keep it alive. Refusals are the
-app's JSON errors (``{"error": ...}``) with ``connection: close``. Either way the connection
+A response that begins while its request body is still coming (a 413 for a declared 2 GB) says
+``connection: close`` and ends the connection, instead of reading the rest of the body to keep
+it alive. Refusals are the app's JSON errors (``{"error": ...}``) with ``connection: close``. Either way the connection
 closes lingering: the answer and a FIN go out, and what the client still sends is read and
 dropped for up to ``LINGER_SECONDS`` or ``LINGER_BYTES``, so a client that writes before it
 reads gets the answer instead of a reset (the kernel resets a socket closed with unread data). Timers are deadlines on
@@ -30,10 +30,13 @@ from __future__ import annotations
 
 import logging
 from asyncio import TimerHandle
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httptools
+from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from app.process.http_protocol import CoalescingHttpToolsProtocol
 from app.server.http_errors import error_body
@@ -73,6 +76,22 @@ def error_bytes(status: int, message: str, detail: Any = None) -> bytes:
     return head % (status, _REASONS[status], len(body)) + body
 
 
+class LingeringClose:
+    """A transport whose ``close()`` is the protocol's lingering close; the rest is the real one's."""
+
+    __slots__ = ("_close", "_transport")
+
+    def __init__(self, transport: Any, close: Callable[[], None]) -> None:
+        self._transport = transport
+        self._close = close
+
+    def close(self) -> None:
+        self._close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class LimitedHttpToolsProtocol(CoalescingHttpToolsProtocol):
     limits = Limits()
 
@@ -96,6 +115,7 @@ class LimitedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self._body_deadline = 0.0
         self._linger_timer: TimerHandle | None = None
         self._lingered = -1  # bytes dropped while closing; -1: not closing
+        self._unfinished: RequestResponseCycle | None = None  # the last request whose body took more reads
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -125,7 +145,11 @@ class LimitedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         if self.transport.is_closing() or self._lingered >= 0:
             return
         if not self._in_head:
-            if self._body_timer is None and self.cycle is not None and self.cycle.more_body:
+            cycle = self.cycle
+            if cycle is not None and cycle.more_body and cycle is not self._unfinished:
+                # the head's read left the body unfinished; the app's task has not started yet
+                self._unfinished = cycle
+                cycle.send = self._closing_if_unread(cycle)  # type: ignore[method-assign, assignment]
                 self._body_timer = self.loop.call_at(self._body_deadline, self._body_timed_out)
             return
         if self._head_begun and self._head_timer is None and self._idle():
@@ -198,18 +222,29 @@ class LimitedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self._body_timer = None
 
     def on_response_complete(self) -> None:
-        cycle = self.cycle
-        if cycle is not None and cycle.response_complete and cycle.more_body and not self.transport.is_closing():
-            # answered before its body came (413, 404, ...): reading the rest to keep the
-            # connection would cost as much as the client cares to send
+        if self._lingered >= 0:  # the answer closed the connection (_closing_if_unread)
             self.server_state.total_requests += 1
-            self._close_lingering()
             return
         super().on_response_complete()
         if not self.transport.is_closing() and self._idle():
             self._head_since = self.loop.time()
             if self._head_begun:  # a pipelined head began while we answered
                 self._arm_head_timer()
+
+    def _closing_if_unread(self, cycle: RequestResponseCycle) -> Callable[[ASGISendEvent], Awaitable[None]]:
+        """``cycle.send``, but an answer begun before its request body came says ``connection: close``
+        and closes lingering: reading the rest (of a declared 2 GB, say) to keep the connection would
+        cost what the client cares to send."""
+        send = cycle.send
+
+        async def closing_send(message: ASGISendEvent) -> None:
+            if message["type"] == "http.response.start" and cycle.more_body and not cycle.disconnected:
+                headers = [*message.get("headers", ()), (b"connection", b"close")]
+                message = {**message, "headers": headers}
+                cycle.transport = LingeringClose(cycle.transport, self._close_lingering)  # type: ignore[assignment]
+            await send(message)
+
+        return closing_send
 
     # -- timers -------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
@@ -190,7 +191,15 @@ def test_an_answer_before_the_body_closes_the_connection_and_a_writing_client_st
         for _ in range(64):  # 4 MiB more before it reads: the server drains them while it closes
             sock.sendall(b"x" * 65536)
         data = read_until_closed(sock)
-    assert status(data) == 413 and data.endswith(b"\r\n\r\nno")
+    assert status(data) == 413 and data.endswith(b"\r\n\r\nno") and b"connection: close\r\n" in data
+
+
+def test_a_keep_alive_client_answered_before_its_body_is_told_to_reconnect(port: int) -> None:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        for _ in range(3):  # a pooled connection must not be reused after the server closed it
+            early = client.post("/early", content=b"x" * (4 * 1024 * 1024))
+            assert early.status_code == 413 and early.headers["connection"] == "close"
+            assert client.post("/", content=b"abc").text == "3"
 
 
 def test_a_body_answered_early_is_not_read_to_its_end(port: int) -> None:
