@@ -153,6 +153,18 @@ def endless_chunked() -> Script:
     return script
 
 
+def endless_trailer() -> Script:
+    """A chunked body whose trailer line never ends, sent as fast as the server reads."""
+
+    async def script() -> AsyncIterator[bytes]:
+        yield CLASSIFY + b"transfer-encoding: chunked\r\n\r\n2\r\n[]\r\n0\r\nx-trailer: "
+        block = b"t" * 0x10000
+        while True:
+            yield block
+
+    return script
+
+
 def declared_huge(size: int = 2 * 1024**3) -> Script:
     """A declared ``size``-byte body, then body bytes as fast as the server takes them."""
 

@@ -15,6 +15,10 @@ YAML:
   Counted as bytes arrive, so an endless header line is refused at the limit, not kept.
 - ``max_headers``: header lines of one request; more is 431.
 
+Trailers of a chunked body are header lines too, and httptools gathers them in memory the same
+way: what a body's reads bring beyond the body itself (chunk lines and trailers) may be
+``max_header_size`` plus ``FRAMING_PER_CHUNK`` bytes a chunk; more is 431.
+
 A response that begins while its request body is still coming (a 413 for a declared 2 GB) says
 ``connection: close`` and ends the connection, instead of reading the rest of the body to keep
 it alive. Refusals are the app's JSON errors (``{"error": ...}``) with ``connection: close``. Either way the connection
@@ -47,6 +51,7 @@ log = logging.getLogger("tiffin.http")
 
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 16 * 1024 * 1024
+FRAMING_PER_CHUNK = 64  # a chunk's size line and CRLFs, with room for a short extension
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,9 @@ class LimitedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self._linger_timer: TimerHandle | None = None
         self._lingered = -1  # bytes dropped while closing; -1: not closing
         self._unfinished: RequestResponseCycle | None = None  # the last request whose body took more reads
+        self._framing = 0  # bytes of the body's reads that were not body: chunk lines, trailers
+        self._chunks = 0
+        self._fed_body = 0  # body bytes the parser gave us during the current read
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -141,10 +149,18 @@ class LimitedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         was_in_head, heads = self._in_head, self._heads
         if self._in_head and data:
             self._head_begun = True
+        self._fed_body = 0
         self._feed(data)
         if self.transport.is_closing() or self._lingered >= 0:
             return
         if not self._in_head:
+            if not was_in_head and heads == self._heads:  # the whole read was this body's
+                self._framing += len(data) - self._fed_body
+                if self._framing > self.limits.max_header_size + FRAMING_PER_CHUNK * self._chunks:
+                    limit = self.limits.max_header_size
+                    message = "The request's chunk lines and trailers are larger than the server accepts."
+                    self._refuse(Refused(431, message, {"max_header_size": limit}))
+                    return
             cycle = self.cycle
             if cycle is not None and cycle.more_body and cycle is not self._unfinished:
                 # the head's read left the body unfinished; the app's task has not started yet
@@ -186,6 +202,7 @@ class LimitedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         super().on_message_begin()
         self._head_begun = True
         self._head_bytes = self._head_size = self._header_count = 0
+        self._framing = self._chunks = 0
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -213,7 +230,11 @@ class LimitedHttpToolsProtocol(CoalescingHttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         super().on_body(body)
+        self._fed_body += len(body)
         self._body_deadline = self.loop.time() + self.limits.body_timeout
+
+    def on_chunk_header(self) -> None:
+        self._chunks += 1
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -279,13 +300,7 @@ class LimitedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             return
         timeout = self.limits.body_timeout
         log.info("request body silent for %.3g s (server.body_timeout): 408", timeout)
-        started = cycle.response_started
-        cycle.disconnected = True  # what the app sends from now on is dropped
-        cycle.message_event.set()  # and its receive() returns http.disconnect
-        if started:
-            self._close_lingering()
-        else:
-            self._refuse(Refused(408, "The request body stopped arriving.", {"body_timeout": timeout}))
+        self._refuse(Refused(408, "The request body stopped arriving.", {"body_timeout": timeout}))
 
     def _cancel_timers(self) -> None:
         for timer in (self._head_timer, self._body_timer, self._linger_timer):
@@ -311,16 +326,27 @@ class LimitedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         raise refusal
 
     def _refuse(self, refusal: Refused) -> None:
-        """Answer ``refusal`` and close; with a request in flight, only close (no answers interleaved)."""
+        """Answer ``refusal`` and close.
+
+        About the body of the request in flight (a timeout, its trailers), the app's ``receive()``
+        gets ``http.disconnect`` and what it sends is dropped; if it began its answer, the
+        connection is only cut. With answers still owed to earlier requests (pipelined), only cut:
+        no answers interleaved."""
         if self.transport.is_closing() or self._lingered >= 0:
             return
         cycle = self.cycle
-        if cycle is None or cycle.response_complete or cycle.disconnected:
-            self.transport.write(error_bytes(refusal.status, refusal.message, refusal.detail))
-            self._close_lingering()
-        else:
+        if self.pipeline or (cycle is not None and not cycle.response_complete and not cycle.more_body):
             self._cancel_timers()
             self.transport.close()
+            return
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnected = True
+            cycle.message_event.set()
+            if cycle.response_started:
+                self._close_lingering()
+                return
+        self.transport.write(error_bytes(refusal.status, refusal.message, refusal.detail))
+        self._close_lingering()
 
     def _close_lingering(self) -> None:
         self._cancel_timers()

@@ -128,6 +128,40 @@ def test_an_endless_header_line_is_refused_at_the_limit_not_the_timeout(port: in
     assert sent < 16 * 1024 and time.monotonic() - started < LIMITS.header_timeout
 
 
+CHUNKED = b"POST /%s HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+
+
+def test_an_endless_trailer_is_refused_like_a_header_and_the_app_gets_a_disconnect(port: int) -> None:
+    with connect(port) as sock:
+        sock.sendall(CHUNKED % b"trailer" + b"1\r\na\r\n0\r\nx-endless: ")
+        started = time.monotonic()
+        sent = 0
+        while not select.select([sock], [], [], 0.002)[0] and time.monotonic() - started < 3:
+            sock.sendall(b"a" * 256)  # httptools would gather it all, each read copying what came before
+            sent += 256
+        data = read_until_closed(sock)
+    assert status(data) == 431 and sent < 16 * 1024
+    assert error_of(data)["error"] == "The request's chunk lines and trailers are larger than the server accepts."
+    deadline = time.monotonic() + 2
+    while "/trailer" not in disconnects and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "/trailer" in disconnects
+
+
+def test_too_many_trailer_lines_get_431(port: int) -> None:
+    with connect(port) as sock:
+        trailers = b"".join(b"x-t%d: v\r\n" % i for i in range(30))
+        sock.sendall(CHUNKED % b"trailers" + b"1\r\na\r\n0\r\n" + trailers + b"\r\n")
+        assert status(read_until_closed(sock)) == 431
+
+
+def test_many_small_chunks_are_not_framing_abuse(port: int) -> None:
+    with connect(port) as sock:
+        chunks = b"1\r\nx\r\n" * 20000  # 6 bytes of framing for each byte of body, 120 KB of it
+        sock.sendall(CHUNKED % b"" + chunks + b"0\r\nx-trailer: fine\r\n\r\n")
+        assert sock.recv(65536).endswith(b"\r\n\r\n20000")
+
+
 def test_a_head_that_never_ends_gets_408_after_header_timeout(port: int) -> None:
     with connect(port) as sock:
         started = time.monotonic()
