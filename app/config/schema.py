@@ -59,7 +59,7 @@ from pydantic import (
 )
 
 from app.config.problems import ConfigError, KeyedError, from_validation_error
-from app.config.sizes import MiB, parse_size
+from app.config.sizes import KiB, MiB, parse_size
 from runners.hardware import check_device
 from runners.imports import ImportTargetError, import_target, parse_target
 from runners.spec import BatchingOptions, InvalidOption, RunnerSpec, check_runner_name, url_variable
@@ -183,7 +183,13 @@ class ServerConfig(BaseModel):
     timeout: float = Field(60.0, gt=0)
     stream_idle_timeout: float | None = Field(None, gt=0)  # [timeout] the longest gap between two chunks
     max_concurrency: int | None = Field(None, gt=0)
-    max_request_size: Size = Field(20 * MiB, gt=0)
+    max_request_size: Size = Field(20 * MiB, gt=0)  # a larger declared body gets 413 at its head
+    # from connecting, or from the end of the previous answer, to a whole request head; past it 408
+    header_timeout: float = Field(10.0, gt=0)
+    body_timeout: float = Field(30.0, gt=0)  # the longest gap between two reads of a request body; 408
+    keepalive_timeout: float = Field(5.0, gt=0)  # an idle keep-alive connection is closed after this
+    max_header_size: Size = Field(32 * KiB, ge=1 * KiB)  # bytes of one request head: 431 (a URL alone: 414)
+    max_headers: int = Field(100, ge=1)  # header lines of one request: 431
     graceful_timeout: float = Field(30.0, ge=0)
     root_path: str = ""
     cors: CorsConfig = CorsConfig()

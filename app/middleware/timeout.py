@@ -7,6 +7,10 @@ last ``idle`` seconds, however long the whole stream takes; the time the client 
 a chunk does not count. A stream that goes quiet after its first chunk cannot become a 504: its
 connection is cut. The request's deadline, sent to the runners, moves with the clock.
 
+Time spent waiting for the client is the client's: when the timeout passes while the app waits
+in ``receive()`` for more of the body (a body that trickles in, never a gap as long as
+``server.body_timeout``), the answer is 408, not 504.
+
 A response of tiffin's own streaming APIs times its gaps itself, to end the stream with an error
 event: it takes the clock over (``StreamClock.take_over``), found in ``scope["state"]``.
 """
@@ -18,7 +22,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.server.http_errors import Timeout, error_response
+from app.server.http_errors import RequestTimeout, Timeout, error_response
 from runners.wire import deadline
 
 CLOCK_KEY = "tiffin.stream_clock"
@@ -69,6 +73,17 @@ class TimeoutMiddleware:
             return
         clock = StreamClock(self.seconds, self.idle)
         scope.setdefault("state", {})[CLOCK_KEY] = clock
+        waiting_for_body = False
+        body_done = False
+
+        async def timed_receive() -> Message:
+            nonlocal waiting_for_body, body_done
+            waiting_for_body = not body_done  # after the body, receive() only listens for a disconnect
+            message = await receive()  # the timeout cancels it here: the flag stays up
+            waiting_for_body = False
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
 
         async def timed_send(message: Message) -> None:
             kind = message["type"]
@@ -86,8 +101,9 @@ class TimeoutMiddleware:
             try:
                 async with asyncio.timeout(self.seconds) as timer:
                     clock._timeout = timer
-                    await self.app(scope, receive, timed_send)
+                    await self.app(scope, timed_receive, timed_send)
             except TimeoutError:
                 if clock.started:
                     raise
-                await error_response(Timeout(detail={"timeout": self.seconds}))(scope, receive, send)
+                error = RequestTimeout if waiting_for_body else Timeout
+                await error_response(error(detail={"timeout": self.seconds}))(scope, receive, send)

@@ -70,7 +70,7 @@ class ApiServer(BaseApplication):
             # gunicorn's heartbeat: a worker silent this long is stuck and gets replaced
             "timeout": max(30, int(server.timeout) + 30),
             "graceful_timeout": graceful,
-            "keepalive": 5,
+            "keepalive": math.ceil(server.keepalive_timeout),  # the worker takes the exact value
             "control_socket_disable": True,
             "accesslog": None,
             "errorlog": "-",

@@ -5,6 +5,7 @@
     ├── BadInput                 400  malformed body, wrong dtype/shape, failed validation
     ├── NotFound                 404  no such route
     ├── MethodNotAllowed         405  the route exists, the method does not
+    ├── RequestTimeout           408  server.timeout passed while the client was still sending the body
     ├── PayloadTooLarge          413  body over server.max_request_size
     ├── UnsupportedMediaType     415  a content type the API does not take
     ├── Overloaded               503  over max_concurrency, runner queue full (Retry-After)
@@ -67,6 +68,11 @@ class NotFound(ServiceError):
 class MethodNotAllowed(ServiceError):
     status_code = 405
     message = "This route does not accept this method."
+
+
+class RequestTimeout(ServiceError):
+    status_code = 408
+    message = "The request body did not arrive within the server's timeout."
 
 
 class PayloadTooLarge(ServiceError):

@@ -82,6 +82,8 @@ def test_no_file_gives_every_default(in_tmp: Path) -> None:
     assert server.timeout == 60 and server.max_concurrency is None
     assert server.max_request_size == 20 * 1024 * 1024
     assert server.graceful_timeout == 30 and server.root_path == ""
+    assert (server.header_timeout, server.body_timeout, server.keepalive_timeout) == (10, 30, 5)
+    assert server.max_header_size == 32 * 1024 and server.max_headers == 100
     cors = server.cors
     assert (cors.enabled, cors.allow_origins, cors.allow_methods, cors.allow_headers) == (False, [], [], [])
     assert cors.allow_credentials is False and cors.max_age == 600
@@ -276,10 +278,22 @@ def test_bad_size_string(tmp_path: Path) -> None:
         ("server: {max_concurrency: 0}", "server.max_concurrency"),
         ("server: {graceful_timeout: -1}", "server.graceful_timeout"),
         ("server: {cors: {max_age: -1}}", "server.cors.max_age"),
+        ("server: {header_timeout: 0}", "server.header_timeout"),
+        ("server: {body_timeout: -1}", "server.body_timeout"),
+        ("server: {keepalive_timeout: 0}", "server.keepalive_timeout"),
+        ("server: {max_header_size: 100}", "server.max_header_size"),
+        ("server: {max_headers: 0}", "server.max_headers"),
     ],
 )
 def test_server_bounds(tmp_path: Path, text: str, key: str) -> None:
     assert f": {key}: " in error_for(tmp_path, text)
+
+
+def test_connection_limits_take_sizes_and_fractions(tmp_path: Path) -> None:
+    text = "server: {header_timeout: 0.5, body_timeout: 2, keepalive_timeout: 1.5, max_header_size: 8KiB, max_headers: 50}\n"
+    server = load_config(write(tmp_path, text), env={}).server
+    assert (server.header_timeout, server.body_timeout, server.keepalive_timeout) == (0.5, 2, 1.5)
+    assert (server.max_header_size, server.max_headers) == (8192, 50)
 
 
 def test_workers_null_means_cpu_count_and_root_path_is_normalised(tmp_path: Path) -> None:

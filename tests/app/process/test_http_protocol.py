@@ -35,6 +35,9 @@ class Recorder:
     def get_write_buffer_size(self) -> int:
         return 0
 
+    def write_eof(self) -> None:
+        self.writes.append(b"<eof>")
+
     def get_extra_info(self, name: str) -> str:
         return f"info:{name}"
 
@@ -78,6 +81,18 @@ def test_close_flushes_first_abort_drops_and_big_writes_go_at_once() -> None:
 
     real = asyncio.run(aborted())
     assert real.aborted and real.writes == []
+
+
+def test_write_eof_sends_what_is_gathered_first() -> None:
+    async def scenario() -> list[bytes]:
+        real = Recorder()
+        transport = CoalescingTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
+        transport.write(b"HTTP/1.1 413 Content Too Large\r\n\r\n")
+        transport.write_eof()
+        await asyncio.sleep(0)
+        return real.writes
+
+    assert asyncio.run(scenario()) == [b"HTTP/1.1 413 Content Too Large\r\n\r\n", b"<eof>"]
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
