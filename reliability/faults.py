@@ -11,7 +11,7 @@ process came back:
   (reset): at most the connections it held, counted from /proc just before; gunicorn starts a
   new worker; every other request succeeds.
 - ``runner-kill`` (``workers: 2``): SIGKILL one runner worker. Its sibling takes the calls: no
-  request fails. With ``workers: 1`` (full mode, and short) the calls fail fast with 503 until
+  request fails. With ``workers: 1`` (full mode only) the calls fail fast with 503 until
   the supervisor has started a new worker.
 - ``runner-stop``: SIGSTOP one of two runner workers for longer than the deadline, then
   SIGCONT. Requests whose call went to it get 504 by the deadline, none hangs, the others keep
@@ -32,12 +32,13 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from app.process.child import probe_ready
 from bench import procs
 from bench.procs import ProcInfo
-from reliability.faults_measure import Timeline, counts, established, show_counts
+from reliability.faults_measure import SETTLED_REQUESTS, Timeline, answered, counts, established, show_counts
 from reliability.load import Load, post_request
 from reliability.report import Figure
 from reliability.target import Run, Target, default_config, serve
@@ -61,8 +62,9 @@ class Durations:
     stop_for: float = SERVER_TIMEOUT + 1.5  # a SIGSTOP longer than the deadline
 
 
-SHORT = Durations(before=1.0, after=4.0)
+SHORT = Durations(before=0.7, after=3.0)
 FULL = Durations(before=5.0, after=20.0, stop_for=SERVER_TIMEOUT + 5.0)
+SETTLE = 1.0  # seconds of nothing but successes that end a restart scenario's load early
 
 
 def config(runner_workers: int = 1) -> dict[str, Any]:
@@ -96,8 +98,11 @@ class Respawn:
         return f"new pid {min(self.new_pids)} after {self.seen_after:.1f} s"
 
 
-async def _loaded(target: Target, durations: Durations, fault: Callable[[float], Awaitable[None]]) -> Timeline:
-    """Load, ``fault(fault_at)`` in the middle, more load; every request's outcome."""
+Fault = Callable[[float, Load], Awaitable[None]]
+
+
+async def _loaded(target: Target, durations: Durations, fault: Fault) -> Timeline:
+    """Load, ``fault(fault_at, load)`` in the middle, more load; every request's outcome."""
     load = Load(
         target.host,
         target.port,
@@ -109,8 +114,25 @@ async def _loaded(target: Target, durations: Durations, fault: Callable[[float],
     load.start()
     await asyncio.sleep(durations.before)
     fault_at = time.monotonic()
-    await fault(fault_at)
-    return Timeline(fault_at, await load.stop())
+    try:
+        await fault(fault_at, load)
+    finally:
+        outcomes = await load.stop()
+    return Timeline(fault_at, outcomes)
+
+
+async def _until_settled(load: Load, at: float, respawn: Respawn, durations: Durations) -> None:
+    """Load for ``durations.after`` at least, and on until the process came back and every request of
+    the last ``SETTLE`` seconds succeeded (at most ``RECOVERY_BOUND`` seconds from the fault)."""
+    watching = asyncio.create_task(respawn.watch(at, at + RECOVERY_BOUND))
+    await asyncio.sleep(durations.after)
+    while time.monotonic() < at + RECOVERY_BOUND:
+        now = time.monotonic()
+        recent = [o for o in load.outcomes[-4000:] if o.start >= now - SETTLE]
+        if respawn.seen_after is not None and len(recent) >= SETTLED_REQUESTS and all(o.ok for o in recent):
+            break
+        await asyncio.sleep(0.2)
+    await watching
 
 
 def _kill(pid: int, sig: signal.Signals) -> None:
@@ -136,42 +158,55 @@ def _uds(pid: int) -> str | None:
     return words[words.index("--uds") + 1] if "--uds" in words[:-1] else None
 
 
-def _common(timeline: Timeline, bound: float) -> tuple[str, list[str]]:
-    """The figure's shared part, and what failed of the checks every scenario makes."""
-    found = counts(timeline.outcomes)
-    problems = []
-    if found["timeout"]:
-        problems.append(f"{found['timeout']} requests hung past the client's {CLIENT_TIMEOUT:g} s")
-    if timeline.longest > bound:
-        problems.append(f"the longest request took {timeline.longest:.2f} s > {bound:g} s")
-    if not all(o.ok for o in timeline.before):
-        problems.append(f"requests failed before the fault: {show_counts(counts(timeline.before))}")
-    if found["wrong"]:
-        problems.append(f"{found['wrong']} answers were not {EXPECTED.decode()}")
-    text = (
-        f"{len(timeline.outcomes)} requests: {show_counts(found)}; longest {timeline.longest:.2f} s "
-        f"(deadline {SERVER_TIMEOUT:g} s, bound {bound:g} s)"
-    )
-    return text, problems
+@dataclass
+class Measured:
+    """A scenario's requests, and what its figure reports beside them."""
+
+    timeline: Timeline
+    log: Path  # the server's log, read once the server is stopped
+    problems: list[str] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+
+    def common(self, bound: float, unlogged: int = 0) -> None:
+        """The checks every scenario makes: no hang, nothing past ``bound``, no failure before the
+        fault, no wrong answer, and the server answered exactly what the client got (or up to
+        ``unlogged`` more, requests whose answer a killed worker never sent)."""
+        timeline = self.timeline
+        found = counts(timeline.outcomes)
+        if found["timeout"]:
+            self.problems.append(f"{found['timeout']} requests hung past the client's {CLIENT_TIMEOUT:g} s")
+        if timeline.longest > bound:
+            self.problems.append(f"the longest request took {timeline.longest:.2f} s > {bound:g} s")
+        if not all(o.ok for o in timeline.before):
+            self.problems.append(f"requests failed before the fault: {show_counts(counts(timeline.before))}")
+        if found["wrong"]:
+            self.problems.append(f"{found['wrong']} answers were not {EXPECTED.decode()}")
+        statuses = sum(1 for o in timeline.outcomes if o.status is not None)
+        logged = answered(self.log)
+        if not statuses <= logged <= statuses + unlogged:
+            self.problems.append(f"the server logged {logged} answers, the client got {statuses}")
+        self.parts.append(
+            f"{len(timeline.outcomes)} requests: {show_counts(found)} (server log: {logged} answered); "
+            f"longest {timeline.longest:.2f} s (deadline {SERVER_TIMEOUT:g} s, bound {bound:g} s)"
+        )
+
+    def recovery(self, bound: float) -> None:
+        timeline = self.timeline
+        if not timeline.settled:
+            self.problems.append("requests were still failing at the end of the load")
+        elif timeline.recovery > bound:
+            self.problems.append(f"recovery took {timeline.recovery:.2f} s > {bound:g} s")
+        self.parts.append(f"recovered {timeline.recovery:.2f} s after the fault (bound {bound:g} s)")
+
+    def figure(self, check: str) -> Figure:
+        detail = "; ".join(self.problems) + (f"; log: {_log(self.log)}" if self.problems else "")
+        return Figure(SECTION, check, "; ".join(self.parts), not self.problems, detail)
 
 
-def _recovery(timeline: Timeline, bound: float, problems: list[str]) -> str:
-    if not timeline.settled:
-        problems.append("requests were still failing at the end of the load")
-    elif timeline.recovery > bound:
-        problems.append(f"recovery took {timeline.recovery:.2f} s > {bound:g} s")
-    return f"recovered {timeline.recovery:.2f} s after the fault (bound {bound:g} s)"
-
-
-def _figure(check: str, text: str, problems: list[str], target: Target) -> Figure:
-    detail = "; ".join(problems) + (f"; log: {_log(target)}" if problems else "")
-    return Figure(SECTION, check, text, not problems, detail)
-
-
-def _log(target: Target, lines: int = 8) -> str:
+def _log(path: Path, lines: int = 8) -> str:
     """The server log's last lines but the access log's."""
     try:
-        text = target.server.log_path.read_text(errors="replace").splitlines()
+        text = path.read_text(errors="replace").splitlines()
     except OSError:
         return "no log"
     kept = [line for line in text if "tiffin.access" not in line and line.strip()]
@@ -183,31 +218,32 @@ def _log(target: Target, lines: int = 8) -> str:
 
 def api_kill(run: Run, durations: Durations) -> Figure:
     check = f"SIGKILL of 1 of 2 API workers under load (c={CONCURRENCY})"
+    held: list[int] = []
+    respawns: list[Respawn] = []
     with serve(run, "faults-api-kill", config()) as target:
-        held: list[int] = []
-        watcher: list[Respawn] = []
 
-        async def fault(at: float) -> None:
+        async def fault(at: float, load: Load) -> None:
             victim = target.api_workers()[0].pid
             held.append(established(victim, target.port))
-            respawn = Respawn(target.api_workers, {p.pid for p in target.api_workers()})
-            watcher.append(respawn)
+            respawns.append(Respawn(target.api_workers, {p.pid for p in target.api_workers()}))
             _kill(victim, signal.SIGKILL)
-            await asyncio.gather(respawn.watch(at, at + durations.after), asyncio.sleep(durations.after))
+            await _until_settled(load, at, respawns[0], durations)
 
         timeline = asyncio.run(_loaded(target, durations, fault))
-        text, problems = _common(timeline, SERVER_TIMEOUT + SLACK)
-        failed = counts(timeline.failed_after)
-        cut = failed["reset"]
-        if sum(failed.values()) != cut:
-            problems.append(f"failures other than cut connections: {show_counts(failed)}")
-        if cut > held[0]:
-            problems.append(f"{cut} requests cut, more than the {held[0]} connections the worker held")
-        if watcher[0].seen_after is None:
-            problems.append("gunicorn started no new worker")
-        recovery = _recovery(timeline, SLACK, problems)
-        text += f"; {cut} cut (bound: the {held[0]} connections it held); {recovery}; {watcher[0].describe()}"
-        return _figure(check, text, problems, target)
+    measured = Measured(timeline, target.server.log_path)
+    failed = counts(timeline.failed_after)
+    cut = failed["reset"]
+    measured.common(SERVER_TIMEOUT + SLACK, unlogged=cut)
+    if sum(failed.values()) != cut:
+        measured.problems.append(f"failures other than cut connections: {show_counts(failed)}")
+    if cut > held[0]:
+        measured.problems.append(f"{cut} requests cut, more than the {held[0]} connections the worker held")
+    if respawns[0].seen_after is None:
+        measured.problems.append("gunicorn started no new worker")
+    measured.parts.append(f"{cut} cut (bound: the {held[0]} connections it held)")
+    measured.recovery(SLACK)
+    measured.parts.append(respawns[0].describe())
+    return measured.figure(check)
 
 
 # -- b: a runner worker -------------------------------------------------------------------------
@@ -215,29 +251,29 @@ def api_kill(run: Run, durations: Durations) -> Figure:
 
 def runner_kill(run: Run, durations: Durations, workers: int) -> Figure:
     check = f"SIGKILL of a runner worker (workers: {workers}) under load (c={CONCURRENCY})"
+    respawns: list[Respawn] = []
     with serve(run, f"faults-runner-kill-{workers}", config(workers)) as target:
         wait_runner_workers(target, workers)
-        watcher: list[Respawn] = []
 
-        async def fault(at: float) -> None:
+        async def fault(at: float, load: Load) -> None:
             workers_now = target.runner_workers()
-            respawn = Respawn(target.runner_workers, {p.pid for p in workers_now})
-            watcher.append(respawn)
+            respawns.append(Respawn(target.runner_workers, {p.pid for p in workers_now}))
             _kill(workers_now[0].pid, signal.SIGKILL)
-            await asyncio.gather(respawn.watch(at, at + durations.after), asyncio.sleep(durations.after))
+            await _until_settled(load, at, respawns[0], durations)
 
         timeline = asyncio.run(_loaded(target, durations, fault))
-        text, problems = _common(timeline, SERVER_TIMEOUT + SLACK)
-        failed = counts(timeline.failed_after)
-        if workers > 1 and failed:
-            problems.append(f"with a live sibling, requests failed: {show_counts(failed)}")
-        if workers == 1 and set(failed) - {"503"}:
-            problems.append(f"failures other than a fast 503: {show_counts(failed)}")
-        if watcher[0].seen_after is None:
-            problems.append("the supervisor started no new runner worker")
-        recovery = _recovery(timeline, RECOVERY_BOUND if workers == 1 else SLACK, problems)
-        text += f"; {recovery}; {watcher[0].describe()}"
-        return _figure(check, text, problems, target)
+    measured = Measured(timeline, target.server.log_path)
+    measured.common(SERVER_TIMEOUT + SLACK)
+    failed = counts(timeline.failed_after)
+    if workers > 1 and failed:
+        measured.problems.append(f"with a live sibling, requests failed: {show_counts(failed)}")
+    if workers == 1 and set(failed) - {"503"}:
+        measured.problems.append(f"failures other than a fast 503: {show_counts(failed)}")
+    if respawns[0].seen_after is None:
+        measured.problems.append("the supervisor started no new runner worker")
+    measured.recovery(RECOVERY_BOUND if workers == 1 else SLACK)
+    measured.parts.append(respawns[0].describe())
+    return measured.figure(check)
 
 
 # -- c: a runner worker that hangs --------------------------------------------------------------
@@ -245,40 +281,39 @@ def runner_kill(run: Run, durations: Durations, workers: int) -> Figure:
 
 def runner_stop(run: Run, durations: Durations) -> Figure:
     check = f"SIGSTOP of 1 of 2 runner workers for {durations.stop_for:g} s, then SIGCONT, under load"
+    resumed: list[float] = []
     with serve(run, "faults-runner-stop", config(2)) as target:
         wait_runner_workers(target, 2)
-        window: list[float] = []
 
-        async def fault(at: float) -> None:
+        async def fault(at: float, load: Load) -> None:
             victim = target.runner_workers()[0].pid
             _kill(victim, signal.SIGSTOP)
             try:
                 await asyncio.sleep(durations.stop_for)
             finally:
                 _kill(victim, signal.SIGCONT)
-            window.append(time.monotonic())
+            resumed.append(time.monotonic())
             await asyncio.sleep(durations.after)
 
         timeline = asyncio.run(_loaded(target, durations, fault))
-        bound = SERVER_TIMEOUT + SLACK
-        text, problems = _common(timeline, bound)
-        failed = counts(timeline.failed_after)
-        if set(failed) - {"504"}:
-            problems.append(f"failures other than 504 at the deadline: {show_counts(failed)}")
-        # the sibling kept answering while the other one hung: successes in every second of it
-        stopped = timeline.between(timeline.fault_at, window[0])
-        served = [o for o in stopped if o.ok]
-        seconds = int(durations.stop_for)
-        quiet = [
-            k
-            for k in range(seconds)
-            if not any(timeline.fault_at + k <= o.end < timeline.fault_at + k + 1 for o in served)
-        ]
-        if quiet:
-            problems.append(f"no request answered 200 in second(s) {quiet} of the stop")
-        recovery = _recovery(timeline, durations.stop_for + bound, problems)
-        text += f"; {len(served)} answered 200 during the stop; {recovery}"
-        return _figure(check, text, problems, target)
+    measured = Measured(timeline, target.server.log_path)
+    bound = SERVER_TIMEOUT + SLACK
+    measured.common(bound)
+    failed = counts(timeline.failed_after)
+    if set(failed) - {"504"}:
+        measured.problems.append(f"failures other than 504 at the deadline: {show_counts(failed)}")
+    # the sibling kept answering while the other one hung: successes in every second of it
+    served = [o for o in timeline.between(timeline.fault_at, resumed[0]) if o.ok]
+    quiet = [
+        k
+        for k in range(int(durations.stop_for))
+        if not any(timeline.fault_at + k <= o.end < timeline.fault_at + k + 1 for o in served)
+    ]
+    if quiet:
+        measured.problems.append(f"no request answered 200 in second(s) {quiet} of the stop")
+    measured.parts.append(f"{len(served)} answered 200 during the stop")
+    measured.recovery(durations.stop_for + bound)
+    return measured.figure(check)
 
 
 # -- d: the whole service told to stop -----------------------------------------------------------
@@ -303,13 +338,13 @@ async def _readiness(host: str, port: int, until: float, seen: list[tuple[float,
 
 def sigterm(run: Run, durations: Durations) -> Figure:
     check = f"SIGTERM of tiffin serve under load (c={CONCURRENCY}, graceful_timeout {GRACEFUL_TIMEOUT:g} s)"
+    exited: list[float] = []
+    probes: list[tuple[float, str]] = []
     with serve(run, "faults-sigterm", config()) as target:
-        exited: list[float] = []
-        probes: list[tuple[float, str]] = []
         server = target.server
 
-        async def fault(at: float) -> None:
-            limit = at + GRACEFUL_TIMEOUT + durations.after
+        async def fault(at: float, load: Load) -> None:
+            limit = at + GRACEFUL_TIMEOUT + SLACK + 1.0
             probing = asyncio.create_task(_readiness(target.host, target.port, limit, probes))
             _kill(target.pid, signal.SIGTERM)
             while time.monotonic() < limit:
@@ -318,56 +353,55 @@ def sigterm(run: Run, durations: Durations) -> Figure:
                     break
                 await asyncio.sleep(0.05)
             await asyncio.sleep(1.0)  # connections made after the exit: refused
-            await probing
+            probing.cancel()
 
-        timeline = asyncio.run(_loaded(target, Durations(durations.before, 0.0), fault))
-        text, problems = _common(timeline, SERVER_TIMEOUT + SLACK)
-        at = timeline.fault_at
-        in_flight = [o for o in timeline.outcomes if o.start < at <= o.end]
-        cut = [o for o in in_flight if not o.ok]
-        if cut:
-            problems.append(f"requests in flight at SIGTERM did not finish 200: {show_counts(counts(cut))}")
-        later = [o for o in timeline.outcomes if o.start >= at]
-        reused = counts([o for o in later if not o.fresh])
-        if set(reused) - {"200", "503"}:
-            problems.append(f"requests on open connections after SIGTERM not answered: {show_counts(reused)}")
-        fresh = [o for o in later if o.fresh]
-        dropped = [o for o in fresh if o.error == "reset"]
-        if any(o.partial for o in dropped) or set(counts(fresh)) - {"200", "503", "refused", "reset"}:
-            problems.append(f"new connections after SIGTERM: {show_counts(counts(fresh))}")
-        if len(dropped) > CONCURRENCY:
-            problems.append(f"{len(dropped)} new connections reset as the listener closed > {CONCURRENCY} clients")
-        found = counts(later)
-        bound = GRACEFUL_TIMEOUT + SLACK
-        if not exited:
-            problems.append(f"processes still alive {GRACEFUL_TIMEOUT + durations.after:g} s after SIGTERM")
-        elif exited[0] > bound:
-            problems.append(f"the process tree took {exited[0]:.2f} s to exit > {bound:g} s")
-        after_ready = [kind for t, kind in probes if t >= at + 1.0]
-        flipped = next((t - at for t, kind in probes if kind != "200"), None)
-        if "200" in after_ready:
-            problems.append("/readyz answered 200 more than 1 s after SIGTERM")
-        if flipped is None:
-            problems.append("/readyz never stopped answering 200")
-        probe_kinds = sorted({kind for t, kind in probes if t >= at})
-        flip = "never" if flipped is None else f"+{flipped:.2f} s"
-        took = "-" if not exited else f"{exited[0]:.2f} s"
-        text += (
-            f"; {len(in_flight)} in flight at SIGTERM, {len(in_flight) - len(cut)} finished 200; "
-            f"after it: {show_counts(found)} ({len(dropped)} reset: new connections the closing listener "
-            f"dropped, bound {CONCURRENCY}); /readyz not 200 from {flip} ({'/'.join(probe_kinds)}); "
-            f"tree exited in {took} (bound {bound:g} s)"
-        )
-        return _figure(check, text, problems, target)
+        timeline = asyncio.run(_loaded(target, durations, fault))
+    measured = Measured(timeline, target.server.log_path)
+    problems = measured.problems
+    measured.common(SERVER_TIMEOUT + SLACK)
+    at = timeline.fault_at
+    in_flight = [o for o in timeline.outcomes if o.start < at <= o.end]
+    cut = [o for o in in_flight if not o.ok]
+    if cut:
+        problems.append(f"requests in flight at SIGTERM did not finish 200: {show_counts(counts(cut))}")
+    later = [o for o in timeline.outcomes if o.start >= at]
+    reused = counts([o for o in later if not o.fresh])
+    if set(reused) - {"200", "503"}:
+        problems.append(f"requests on open connections after SIGTERM not answered: {show_counts(reused)}")
+    fresh = [o for o in later if o.fresh]
+    dropped = [o for o in fresh if o.error == "reset"]
+    if any(o.partial for o in dropped) or set(counts(fresh)) - {"200", "503", "refused", "reset"}:
+        problems.append(f"new connections after SIGTERM: {show_counts(counts(fresh))}")
+    if len(dropped) > CONCURRENCY:
+        problems.append(f"{len(dropped)} new connections reset as the listener closed > {CONCURRENCY} clients")
+    bound = GRACEFUL_TIMEOUT + SLACK
+    if not exited:
+        problems.append(f"processes still alive {bound + 1:g} s after SIGTERM")
+    elif exited[0] > bound:
+        problems.append(f"the process tree took {exited[0]:.2f} s to exit > {bound:g} s")
+    flipped = next((t - at for t, kind in probes if t >= at and kind != "200"), None)
+    if any(kind == "200" for t, kind in probes if t >= at + 1.0):
+        problems.append("/readyz answered 200 more than 1 s after SIGTERM")
+    if flipped is None:
+        problems.append("/readyz never stopped answering 200")
+    kinds = "/".join(sorted({kind for t, kind in probes if t >= at}))
+    flip = "never" if flipped is None else f"+{flipped:.2f} s"
+    took = "-" if not exited else f"{exited[0]:.2f} s"
+    measured.parts += [
+        f"{len(in_flight)} in flight at SIGTERM, {len(in_flight) - len(cut)} finished 200",
+        f"after it: {show_counts(counts(later))}, of which {len(dropped)} reset: new connections the closing "
+        f"listener dropped unread (bound {CONCURRENCY})",
+        f"/readyz not 200 from {flip} ({kinds})",
+        f"tree exited in {took} (bound {bound:g} s)",
+    ]
+    return measured.figure(check)
 
 
 def run(run: Run) -> list[Figure]:
+    """Short mode leaves out the lone runner worker's restart (its model load is the long part)."""
     durations = SHORT if run.short else FULL
-    figures = [
-        api_kill(run, durations),
-        runner_kill(run, durations, workers=2),
-        runner_kill(run, durations, workers=1),
-        runner_stop(run, durations),
-        sigterm(run, durations),
-    ]
+    figures = [api_kill(run, durations), runner_kill(run, durations, workers=2)]
+    if not run.short:
+        figures.append(runner_kill(run, durations, workers=1))
+    figures += [runner_stop(run, durations), sigterm(run, durations)]
     return figures

@@ -12,6 +12,7 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from reliability.load import Outcome
 
@@ -71,6 +72,13 @@ class Timeline:
     def between(self, start: float, end: float) -> list[Outcome]:
         """Requests that started and ended within ``[start, end]``."""
         return [o for o in self.outcomes if o.start >= start and o.end <= end]
+
+
+def answered(log: Path, path: str = "/classify") -> int:
+    """How many requests to ``path`` the server's access log says it answered."""
+    needle = f'"path":"{path}"'
+    with log.open(errors="replace") as lines:
+        return sum(1 for line in lines if "tiffin.access" in line and needle in line)
 
 
 def established(pid: int, port: int) -> int:

@@ -25,6 +25,7 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
 
 FLUSH_AT = 64 * 1024
 DRAIN_GRACE = 0.25  # seconds an idle connection stays open once the server drains
@@ -82,9 +83,15 @@ class CoalescingTransport:
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     draining = False
 
+    @staticmethod
+    def drain(server_state: ServerState) -> None:
+        """From now on, connections the server accepts answer once and close (``uvicorn_worker``)."""
+        server_state.tiffin_draining = True  # type: ignore[attr-defined]
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]  # uvloop's transports are not subclasses
         self.transport = CoalescingTransport(self.transport, self.loop)  # type: ignore[assignment]
+        self.draining = getattr(self.server_state, "tiffin_draining", False)
 
     def shutdown(self) -> None:
         """The server drains: answer what is under way or already sent, then close."""
