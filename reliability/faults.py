@@ -223,8 +223,11 @@ def api_kill(run: Run, durations: Durations) -> Figure:
     with serve(run, "faults-api-kill", config()) as target:
 
         async def fault(at: float, load: Load) -> None:
-            victim = target.api_workers()[0].pid
-            held.append(established(victim, target.port))
+            # the worker holding the most connections: the one whose death cuts requests
+            victim, most = max(
+                ((p.pid, established(p.pid, target.port)) for p in target.api_workers()), key=lambda x: x[1]
+            )
+            held.append(most)
             respawns.append(Respawn(target.api_workers, {p.pid for p in target.api_workers()}))
             _kill(victim, signal.SIGKILL)
             await _until_settled(load, at, respawns[0], durations)

@@ -86,7 +86,7 @@ def established(pid: int, port: int) -> int:
     inodes: set[str] = set()
     for table in ("tcp", "tcp6"):
         try:
-            lines = open(f"/proc/net/{table}").read().splitlines()[1:]  # noqa: SIM115, PTH123
+            lines = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
         except OSError:
             continue
         for line in lines:
