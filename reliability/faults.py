@@ -285,11 +285,13 @@ def runner_kill(run: Run, durations: Durations, workers: int) -> Figure:
 def runner_stop(run: Run, durations: Durations) -> Figure:
     check = f"SIGSTOP of 1 of 2 runner workers for {durations.stop_for:g} s, then SIGCONT, under load"
     resumed: list[float] = []
+    victims: list[int] = []
     with serve(run, "faults-runner-stop", config(2)) as target:
         wait_runner_workers(target, 2)
 
         async def fault(at: float, load: Load) -> None:
             victim = target.runner_workers()[0].pid
+            victims.append(victim)
             _kill(victim, signal.SIGSTOP)
             try:
                 await asyncio.sleep(durations.stop_for)
@@ -299,6 +301,8 @@ def runner_stop(run: Run, durations: Durations) -> Figure:
             await asyncio.sleep(durations.after)
 
         timeline = asyncio.run(_loaded(target, durations, fault))
+        after = procs.read_proc(victims[0])
+        running = after is not None and after.state not in ("T", "Z")
     measured = Measured(timeline, target.server.log_path)
     bound = SERVER_TIMEOUT + SLACK
     measured.common(bound)
@@ -316,6 +320,9 @@ def runner_stop(run: Run, durations: Durations) -> Figure:
         measured.problems.append(f"no request answered 200 in second(s) {quiet} of the stop")
     measured.parts.append(f"{len(served)} answered 200 during the stop")
     measured.recovery(durations.stop_for + bound)
+    if not running:
+        measured.problems.append(f"the stopped worker {victims[0]} is not running after SIGCONT")
+    measured.parts.append(f"worker {victims[0]} {'running again' if running else 'gone'} after SIGCONT")
     return measured.figure(check)
 
 
