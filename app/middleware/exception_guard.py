@@ -1,4 +1,9 @@
-"""The last line of defence: any exception becomes a JSON error, with the traceback logged."""
+"""The last line of defence: any exception becomes a JSON error, with the traceback logged.
+
+A 503 or 504 (a runner down, full or too slow, the server's own deadline) is logged as one
+warning line instead: its message says what happened, and a traceback per request would flood
+the log, and take CPU, just while a runner is being restarted.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +18,21 @@ from runners.errors import RunnerError
 logger = logging.getLogger("tiffin.error")
 
 
+OPERATIONAL = frozenset({503, 504})
+
+
 def log_failure(exc: BaseException, scope: Scope) -> None:
-    if isinstance(exc, (ServiceError, RunnerError)) and exc.status_code < 500:
-        return
     rid = scope.get("state", {}).get("request_id")
-    logger.error(
-        "request %s %s failed [request_id=%s]", scope.get("method"), scope.get("path"), rid, exc_info=exc
-    )
+    if isinstance(exc, (ServiceError, RunnerError)):
+        if exc.status_code < 500:
+            return
+        if exc.status_code in OPERATIONAL:
+            logger.warning(
+                "request %s %s: %d %s [request_id=%s]",
+                scope.get("method"), scope.get("path"), exc.status_code, exc.message, rid,
+            )  # fmt: skip
+            return
+    logger.error("request %s %s failed [request_id=%s]", scope.get("method"), scope.get("path"), rid, exc_info=exc)
 
 
 class ErrorMiddleware:

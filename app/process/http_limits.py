@@ -269,9 +269,6 @@ class LimitedHttpToolsProtocol(CoalescingHttpToolsProtocol):
 
     # -- timers -------------------------------------------------------------------------------
 
-    def _idle(self) -> bool:
-        return self.cycle is None or self.cycle.response_complete
-
     def _arm_head_timer(self) -> None:
         self._cancel(self._head_timer)
         self._head_timer = self.loop.call_at(self._head_since + self.limits.header_timeout, self._head_timed_out)

@@ -10,6 +10,13 @@ end of that turn, in one call: a response sent in one go (every JSON or ``.npy``
 in one system call. Nothing waits longer than the current turn, a close or abort first deals
 with what is gathered, and more than ``FLUSH_AT`` bytes are written at once, so a large or
 streamed body never piles up here.
+
+It also closes idle keep-alive connections gently when the server drains (SIGTERM). uvicorn
+closes them at once, but a client cannot know we are about to: a request it sent just before,
+still unread in the socket, is lost to a reset. ``shutdown`` instead waits ``DRAIN_GRACE``
+seconds, so such a request is read and answered (with ``connection: close``), then closes every
+connection that is still idle. A request that arrives later than that was sent after the
+drain began, on a connection the client had left idle all that time.
 """
 
 from __future__ import annotations
@@ -18,8 +25,10 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
 
 FLUSH_AT = 64 * 1024
+DRAIN_GRACE = 0.25  # seconds an idle connection stays open once the server drains
 
 __all__ = ["CoalescingHttpToolsProtocol", "CoalescingTransport"]
 
@@ -76,6 +85,34 @@ class CoalescingTransport:
 
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
+    draining = False
+
+    @staticmethod
+    def drain(server_state: ServerState) -> None:
+        """From now on, connections the server accepts answer once and close (``uvicorn_worker``)."""
+        server_state.tiffin_draining = True  # type: ignore[attr-defined]
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]  # uvloop's transports are not subclasses
         self.transport = CoalescingTransport(self.transport, self.loop)  # type: ignore[assignment]
+        self.draining = getattr(self.server_state, "tiffin_draining", False)
+
+    def shutdown(self) -> None:
+        """The server drains: answer what is under way or already sent, then close."""
+        self.draining = True
+        if self._idle():
+            self.loop.call_later(DRAIN_GRACE, self._close_if_idle)
+        else:
+            super().shutdown()
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        if self.draining and self.cycle is not None:
+            self.cycle.keep_alive = False  # the answer says connection: close, and the connection closes
+
+    def _idle(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _close_if_idle(self) -> None:
+        if self._idle() and not self.transport.is_closing():
+            self.transport.close()

@@ -139,3 +139,37 @@ def test_a_real_uvicorn_server_answers_whole_and_streams_in_order() -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_a_draining_server_answers_a_request_already_sent_on_an_idle_connection() -> None:
+    """SIGTERM found a request unread in an idle keep-alive connection: answered, not reset."""
+
+    async def scenario() -> tuple[bytes, bytes]:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, http=CoalescingHttpToolsProtocol,
+                                log_level="warning", lifespan="off")  # fmt: skip
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        request = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n"
+        writer.write(request)
+        first = await reader.readuntil(b"hello")
+        writer.write(request)  # in the socket, not read yet: nothing yields before the drain begins
+        for connection in list(server.server_state.connections):
+            connection.shutdown()
+        try:
+            second = await asyncio.wait_for(reader.read(), 5)  # the whole answer, then the close
+        finally:
+            writer.close()
+            server.should_exit = True
+            await serving
+        return first, second
+
+    first, second = asyncio.run(scenario())
+    assert first.startswith(b"HTTP/1.1 200") and b"connection: close" not in first.lower()
+    assert second.startswith(b"HTTP/1.1 200") and second.endswith(b"hello")
+    assert b"connection: close" in second.lower()
