@@ -126,11 +126,9 @@ def namespaces_available() -> bool:
     return done.returncode == 0
 
 
-def run(run: Run) -> list[Figure]:
+def more(run: Run) -> list[Figure]:
+    """Two runners of two workers each, on 127.0.0.1 and on 0.0.0.0; a lone ``tiffin runner`` (full mode)."""
     figures = []
-    with serve(run, "security-bind-default") as target:
-        found = settled(target.pid, 2, 1, 30.0)
-        figures.append(judge("the default service (server.host 127.0.0.1)", found, (target.host, target.port), 1, 1))
     with serve(run, "security-bind-two", two_runners()) as target:
         found = settled(target.pid, 3, 4, 60.0)
         check = "2 runners x 2 workers, workers: 2 (server.host 127.0.0.1)"
@@ -139,7 +137,8 @@ def run(run: Run) -> list[Figure]:
         figures.append(Figure(SECTION, "bindings with server.host 0.0.0.0", "unshare -n is not available here", False))
         return figures
     figures.append(_all_interfaces(run))
-    figures.append(_lone_runner(run))
+    if not run.short:
+        figures.append(_lone_runner(run))
     return figures
 
 

@@ -7,14 +7,13 @@ import logging
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.middleware.tracking import TrackedSend
-from app.server.http_errors import ServiceError, error_response
-from runners.errors import RunnerError
+from app.server.http_errors import error_response, is_client_error
 
 logger = logging.getLogger("tiffin.error")
 
 
 def log_failure(exc: BaseException, scope: Scope) -> None:
-    if isinstance(exc, (ServiceError, RunnerError)) and exc.status_code < 500:
+    if is_client_error(exc):
         return
     rid = scope.get("state", {}).get("request_id")
     logger.error(

@@ -174,7 +174,7 @@ def _zip_member(info: zipfile.ZipInfo, archive: Path) -> _Member:
     mode = info.external_attr >> 16
     if info.is_dir():
         return _Member(name, True, 0, info)
-    if mode and not stat.S_ISREG(mode):
+    if stat.S_IFMT(mode) and not stat.S_ISREG(mode):  # writers that record no file type mean a file
         kind = "a symbolic link" if stat.S_ISLNK(mode) else "a special file"
         raise ArchiveRefused(f"{archive}: member {info.filename!r} is {kind}; an exported model holds regular files only")
     return _Member(name, False, info.file_size, info)
