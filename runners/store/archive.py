@@ -152,10 +152,13 @@ def _opened(archive: Path) -> Iterator[tuple[list[_Member], _Reader]]:
         return
     try:
         tarred = tarfile.open(archive)
-        infos = tarred.getmembers()
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ArchiveRefused(f"{archive}: not a readable tar archive: {exc}") from exc
     with tarred:
+        try:
+            infos = tarred.getmembers()
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise ArchiveRefused(f"{archive}: not a readable tar archive: {exc}") from exc
         yield _check([_tar_member(i, archive) for i in infos], archive), _tar_reader(tarred)
 
 
