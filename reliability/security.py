@@ -22,6 +22,7 @@ from reliability.target import Run, Target, serve
 
 SECTION = "security"
 STATIC_SERVICE = "reliability/services/static_files.py:svc"
+ONE_WORKER = {"server": {"workers": 1}}  # what is probed here is the app, not the worker count
 
 
 def workers(target: Target) -> set[int]:
@@ -42,14 +43,32 @@ def default_service(run: Run) -> list[Figure]:
     marker = run.work / "security-pickle-default"
     with serve(run, "security-default") as target:
         found = security_binding.settled(target.pid, 2, 1, 30.0)
-        figures = [security_binding.judge("the default service (server.host 127.0.0.1)", found, (target.host, target.port), 1, 1)]
+        figures = [
+            security_binding.judge(
+                "the default service (server.host 127.0.0.1)", found, (target.host, target.port), 1, 1
+            )
+        ]
         figures.append(security_traversal.probe(target, security_traversal.swagger_route(), planted(run), workers))
-        figures.append(security_pickle.probe(target, "the default service (POST /classify)", [Endpoint("/classify", True)], marker, workers))
+        figures.append(
+            security_pickle.probe(
+                target,
+                "the default service (POST /classify)",
+                [Endpoint("/classify", True)],
+                marker,
+                workers,
+                short=run.short,
+            )
+        )
         ports = security_pickle.runner_ports(target)
         figures.append(
             security_pickle.probe(
-                target, f"the runner sidecar's own port ({', '.join(map(str, ports))})", [Endpoint("/predict", True)],
-                marker, workers, port=ports[0] if ports else -1,
+                target,
+                f"the runner sidecar's own port ({', '.join(map(str, ports))})",
+                [Endpoint("/predict", True)],
+                marker,
+                workers,
+                port=ports[0] if ports else -1,
+                short=run.short,
             )
             if ports
             else Figure(SECTION, "no pickle accepted by the runner sidecar", "no runner TCP port found", False)
@@ -65,15 +84,25 @@ def static_service(run: Run) -> list[Figure]:
     files = planted(run)
     marker = run.work / "security-pickle-static"
     env = {"TIFFIN_SECURITY_SERVED": str(files.served)}
-    with serve(run, "security-static", {}, service=STATIC_SERVICE, env=env) as target:
-        figures = [security_traversal.probe(target, route, files, workers) for route in security_traversal.static_routes(files)]
+    with serve(run, "security-static", ONE_WORKER, service=STATIC_SERVICE, env=env) as target:
+        figures = [
+            security_traversal.probe(target, route, files, workers) for route in security_traversal.static_routes(files)
+        ]
         endpoints = [Endpoint("/classify", True), Endpoint("/form", True)]
-        figures.append(security_pickle.probe(target, "a service with ndarray and multipart APIs", endpoints, marker, workers))
+        figures.append(
+            security_pickle.probe(
+                target, "a service with ndarray and multipart APIs", endpoints, marker, workers, short=run.short
+            )
+        )
     return figures
 
 
 EXAMPLES = {
-    "fastapi_service.py": [Endpoint("/predict_bentoml", True), Endpoint("/predict_fastapi", False), Endpoint("/predict_fastapi_async", False)],
+    "fastapi_service.py": [
+        Endpoint("/predict_bentoml", True),
+        Endpoint("/predict_fastapi", False),
+        Endpoint("/predict_fastapi_async", False),
+    ],
     "flask_service.py": [Endpoint("/predict_bentoml", True), Endpoint("/predict_flask", False)],
 }
 
@@ -81,16 +110,25 @@ EXAMPLES = {
 def example(run: Run, name: str) -> list[Figure]:
     files = planted(run)
     marker = run.work / f"security-pickle-{name}"
-    with serve(run, f"security-{name.removesuffix('.py')}", {}, service=f"examples/{name}:svc") as target:
-        figures = [security_traversal.probe(target, route, files, workers) for route in security_traversal.example_routes(name)]
-        figures.append(security_pickle.probe(target, f"examples/{name}", EXAMPLES[name], marker, workers))
+    with serve(run, f"security-{name.removesuffix('.py')}", ONE_WORKER, service=f"examples/{name}:svc") as target:
+        figures = [
+            security_traversal.probe(target, route, files, workers) for route in security_traversal.example_routes(name)
+        ]
+        label = f"examples/{name}"
+        figures.append(security_pickle.probe(target, label, EXAMPLES[name], marker, workers, short=run.short))
     return figures
 
 
 def run(run: Run) -> list[Figure]:
     dead = security_pickle.live(run.work)
     figures = [
-        Figure(SECTION, "the pickles fire when unpickled (the control)", f"{7 - len(dead)}/7 payloads created their marker", not dead, ", ".join(dead)),
+        Figure(
+            SECTION,
+            "the pickles fire when unpickled (the control)",
+            f"{7 - len(dead)}/7 payloads created their marker",
+            not dead,
+            ", ".join(dead),
+        ),
         security_pickle.grep_sources(),
     ]
     figures += _guarded("the default service", lambda: default_service(run))

@@ -93,7 +93,9 @@ def _tar(path: Path, model: Path, extra: Callable[[tarfile.TarFile], None], firs
     return path
 
 
-def _member(name: str, data: bytes = b"escaped\n", kind: bytes = tarfile.REGTYPE, link: str = "") -> Callable[[tarfile.TarFile], None]:
+def _member(
+    name: str, data: bytes = b"escaped\n", kind: bytes = tarfile.REGTYPE, link: str = ""
+) -> Callable[[tarfile.TarFile], None]:
     def add(out: tarfile.TarFile) -> None:
         info = tarfile.TarInfo(name)
         info.type = kind
@@ -122,7 +124,7 @@ def _zip(path: Path, model: Path, name: str, *, link: bool = False) -> Path:
             out.writestr(member, data)
         info = zipfile.ZipInfo(name)
         if link:
-            info.external_attr = (0o120777 << 16)
+            info.external_attr = 0o120777 << 16
         out.writestr(info, b"escaped\n" if not link else b"../../outside")
     return path
 
@@ -156,8 +158,23 @@ def hostile(ws: Workspace) -> list[tuple[str, Path]]:
         ("an absolute path member", _tar(d / "absolute.tar.gz", ws.model, _member(absolute))),
         ("a ..\\ member", _tar(d / "backslash.tar.gz", ws.model, _member("..\\escape.txt"))),
         ("a symlink out, then a file through it", _tar(d / "symlink.tar.gz", ws.model, _symlink_then_file(outside))),
-        ("a symlink first", _tar(d / "symlink-first.tar.gz", ws.model, _member("iris_clf/x", kind=tarfile.SYMTYPE, link="/etc/passwd"), first=True)),
-        ("a hard link to a file outside", _tar(d / "hardlink.tar.gz", ws.model, _member("iris_clf/hard", kind=tarfile.LNKTYPE, link=str(outside / "victim.txt")))),
+        (
+            "a symlink first",
+            _tar(
+                d / "symlink-first.tar.gz",
+                ws.model,
+                _member("iris_clf/x", kind=tarfile.SYMTYPE, link="/etc/passwd"),
+                first=True,
+            ),
+        ),
+        (
+            "a hard link to a file outside",
+            _tar(
+                d / "hardlink.tar.gz",
+                ws.model,
+                _member("iris_clf/hard", kind=tarfile.LNKTYPE, link=str(outside / "victim.txt")),
+            ),
+        ),
         ("a character device", _tar(d / "device.tar.gz", ws.model, _member("iris_clf/null", kind=tarfile.CHRTYPE))),
         ("a FIFO", _tar(d / "fifo.tar.gz", ws.model, _member("iris_clf/fifo", kind=tarfile.FIFOTYPE))),
         ("a member declaring 1 TiB (tar bomb)", _bomb(d / "bomb.tar", ws.model)),
@@ -203,7 +220,8 @@ def archives(run: Run) -> list[Figure]:
         else:
             problems.append(
                 f"{what}: exit {done.returncode}, {message[-200:] or done.stdout.strip()[-200:]!r}, "
-                f"written outside the store {written[:3]}, new models {sorted(set(models_after) - set(models_before))}, "
+                f"written outside the store {written[:3]}, "
+                f"new models {sorted(set(models_after) - set(models_before))}, "
                 f"staging left {leftovers}"
             )
     good = ws.root / "archives" / "good.tar.gz"
@@ -211,16 +229,31 @@ def archives(run: Run) -> list[Figure]:
     imported = tiffin(run, ws.home, "models", "import", str(good))
     control = exported.returncode == 0 and imported.returncode == 0 and len(_store_models(ws.store)) == 1
     if not control:
-        problems.append(f"the control (a good archive) did not import: {exported.stderr.strip()} {imported.stderr.strip()}")
-    figure = f"{refused}/{len(cases)} hostile archives refused (exit 1, one line), nothing written outside the store; a good archive imports: {control}"
+        problems.append(
+            f"the control (a good archive) did not import: {exported.stderr.strip()} {imported.stderr.strip()}"
+        )
+    figure = (
+        f"{refused}/{len(cases)} hostile archives refused (exit 1, one line), nothing written outside the store; "
+        f"a good archive imports: {control}"
+    )
     example = tiffin(run, ws.home, "models", "import", str(cases[0][1])).stderr.strip()
-    return [Figure(SECTION, "`tiffin models import` of hostile .tar.gz/.tar/.zip archives", figure, not problems, "; ".join(problems) or f"e.g. {example}")]
+    return [
+        Figure(
+            SECTION,
+            "`tiffin models import` of hostile .tar.gz/.tar/.zip archives",
+            figure,
+            not problems,
+            "; ".join(problems) or f"e.g. {example}",
+        )
+    ]
 
 
 # --- pickled model files -----------------------------------------------------------------
 
 
-def _pickled_model(ws: Workspace, name: str, framework: str, artifact: str, data: bytes, options: dict[str, object]) -> Path:
+def _pickled_model(
+    ws: Workspace, name: str, framework: str, artifact: str, data: bytes, options: dict[str, object]
+) -> Path:
     info = json.loads((ws.model / "model.json").read_text())
     version = f"{int(time.time())}{name.replace('_', '')[:8]}"
     info.update(name=name, version=version, framework=framework, artifact=artifact, options=options, files={})
@@ -250,38 +283,65 @@ print(json.dumps(results))
 
 
 def pickled_models(run: Run) -> list[Figure]:
-    ws = Workspace(run.work / "security-archives", run.work / "security-archives" / "exported" / "iris_clf", run.work / "security-archives" / "outside")
+    ws = Workspace(
+        run.work / "security-archives",
+        run.work / "security-archives" / "exported" / "iris_clf",
+        run.work / "security-archives" / "outside",
+    )
     if not ws.model.is_dir():
         ws = workspace(run)
     shutil.rmtree(ws.root / "pickled", ignore_errors=True)
     marker = ws.root / "pickle-fired"
     payload = __import__("pickle").dumps(Marker(marker), protocol=4)
-    torch_pickle = _torch_save(marker)
+    torch_pickle = payload if run.short else _torch_save(marker)  # short mode imports no torch
     figures = []
     # Pickles under the names they go by: import itself must refuse them.
-    named = [("pkl_sklearn", "sklearn", "saved_model.pkl", payload), ("joblib_sklearn", "sklearn", "model.joblib", payload),
-             ("pt_pytorch", "pytorch", "model.pt", torch_pickle), ("pkl_xgboost", "xgboost", "saved_model.pkl", payload)]
+    named = [
+        ("pkl_sklearn", "sklearn", "saved_model.pkl", payload),
+        ("joblib_sklearn", "sklearn", "model.joblib", payload),
+        ("pt_pytorch", "pytorch", "model.pt", torch_pickle),
+        ("pkl_xgboost", "xgboost", "saved_model.pkl", payload),
+    ]
     refused, problems = 0, []
     for name, framework, artifact, data in named:
-        source = _pickled_model(ws, name, framework, artifact, data, {"format": "torchscript"} if framework == "pytorch" else {})
+        source = _pickled_model(
+            ws, name, framework, artifact, data, {"format": "torchscript"} if framework == "pytorch" else {}
+        )
         done = tiffin(run, ws.home, "models", "import", str(source))
         if done.returncode == 1 and name not in " ".join(_store_models(ws.store)):
             refused += 1
         else:
             problems.append(f"{artifact} ({framework}) imported: {done.stdout.strip()} {done.stderr.strip()}")
-    figure = f"{refused}/{len(named)} exported models whose artifact is a .pkl/.joblib/.pt pickle refused at import; marker created: {marker.exists()}"
-    figures.append(Figure(SECTION, "`tiffin models import` of pickled model files", figure, not problems and not marker.exists(), "; ".join(problems)))
+    figure = (
+        f"{refused}/{len(named)} exported models whose artifact is a .pkl/.joblib/.pt pickle refused at import; "
+        f"marker created: {marker.exists()}"
+    )
+    figures.append(
+        Figure(
+            SECTION,
+            "`tiffin models import` of pickled model files",
+            figure,
+            not problems and not marker.exists(),
+            "; ".join(problems),
+        )
+    )
     # Pickles under each framework's own artifact name: they import (checksums match), loading refuses.
     disguised = [
         ("skops_pickle", "sklearn", "model.skops", payload, {}),
         ("torchscript_pickle", "pytorch", "model.torchscript", torch_pickle, {"format": "torchscript"}),
-        ("safetensors_pickle", "pytorch", "model.safetensors", torch_pickle, {"format": "state_dict", "module": "torch.nn:Linear", "init_kwargs": {"in_features": 4, "out_features": 3}}),
+        (
+            "safetensors_pickle",
+            "pytorch",
+            "model.safetensors",
+            torch_pickle,
+            {"format": "state_dict", "module": "torch.nn:Linear", "init_kwargs": {"in_features": 4, "out_features": 3}},
+        ),
         ("ubj_pickle", "xgboost", "model.ubj", payload, {}),
         ("txt_pickle", "lightgbm", "model.txt", payload, {}),
         ("onnx_pickle", "onnx", "model.onnx", payload, {}),
     ]
     if run.short:
-        disguised = [d for d in disguised if d[0] in ("skops_pickle", "torchscript_pickle", "ubj_pickle")]
+        disguised = [d for d in disguised if d[0] in ("skops_pickle", "ubj_pickle")]  # no torch import
     tags = []
     for name, framework, artifact, data, options in disguised:
         source = _pickled_model(ws, name, framework, artifact, data, options)
@@ -290,8 +350,14 @@ def pickled_models(run: Run) -> list[Figure]:
             problems.append(f"{name}: import refused already ({done.stderr.strip()})")
             continue
         tags.append(done.stdout.split()[-1])
-    loader = subprocess.run([run.python, "-c", LOADER, *tags], env={**run.env(), "TIFFIN_HOME": str(ws.home)},
-                            capture_output=True, text=True, check=False, timeout=180)
+    loader = subprocess.run(
+        [run.python, "-c", LOADER, *tags],
+        env={**run.env(), "TIFFIN_HOME": str(ws.home)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+    )
     try:
         results: dict[str, str] = json.loads(loader.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -303,10 +369,21 @@ def pickled_models(run: Run) -> list[Figure]:
     if runner:
         problems.append(f"tiffin runner --model {tags[0] if tags else ''}: {runner}")
     fired = marker.exists()
-    figure = (f"{len(results) - len(loaded)}/{len(disguised)} pickles under a framework's artifact name refused at load "
-              f"({', '.join(sorted({r.split(':')[0].split()[-1] for r in results.values()}))}); `tiffin runner` exits: {not runner}; marker created: {fired}")
+    figure = (
+        f"{len(results) - len(loaded)}/{len(disguised)} pickles under a framework's artifact name refused at load "
+        f"({', '.join(sorted({r.split(':')[0].split()[-1] for r in results.values()}))}); "
+        f"`tiffin runner` exits: {not runner}; marker created: {fired}"
+    )
     detail = "; ".join(problems) or "; ".join(f"{t}: {r}" for t, r in results.items())
-    figures.append(Figure(SECTION, "loading pickles stored as model.skops/.torchscript/.ubj/...", figure, not problems and not fired, detail))
+    figures.append(
+        Figure(
+            SECTION,
+            "loading pickles stored as model.skops/.torchscript/.ubj/...",
+            figure,
+            not problems and not fired,
+            detail,
+        )
+    )
     return figures
 
 
@@ -324,9 +401,25 @@ def _torch_save(marker: Path) -> bytes:
 def _runner_refuses(run: Run, ws: Workspace, tag: str) -> str:
     """'' when ``tiffin runner`` of ``tag`` exits non-zero with a message, else what happened."""
     port = free_port(span=1)
-    argv = [str(Path(run.python).parent / "tiffin"), "runner", "evil", "--model", tag, "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(argv, env={**run.env(), "TIFFIN_HOME": str(ws.home)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    argv = [
+        str(Path(run.python).parent / "tiffin"),
+        "runner",
+        "evil",
+        "--model",
+        tag,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    proc = subprocess.Popen(
+        argv,
+        env={**run.env(), "TIFFIN_HOME": str(ws.home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, _ = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:

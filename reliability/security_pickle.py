@@ -40,8 +40,11 @@ class Marker:
         return exec, (f"open({str(self.path)!r}, 'w').close()",)
 
 
-def pickles(marker: Path) -> list[tuple[str, bytes]]:
-    return [(f"pickle protocol {p}", pickle.dumps(Marker(marker), protocol=p)) for p in range(6)]
+SHORT_PROTOCOLS = (0, 2, 5)  # text, the first binary one, out-of-band buffers
+
+
+def pickles(marker: Path, protocols: tuple[int, ...] = tuple(range(6))) -> list[tuple[str, bytes]]:
+    return [(f"pickle protocol {p}", pickle.dumps(Marker(marker), protocol=p)) for p in protocols]
 
 
 def object_npy(marker: Path) -> bytes:
@@ -69,17 +72,21 @@ def live(work: Path) -> list[str]:
 def multipart(name: str, data: bytes, content_type: str) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}.pkl"\r\n'
-        f"Content-Type: {content_type}\r\n\r\n"
-    ).encode() + data + f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n--{boundary}--\r\n'.encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}.pkl"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        ).encode()
+        + data
+        + f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n--{boundary}--\r\n'.encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def bodies(marker: Path) -> list[tuple[str, bytes, str]]:
+def bodies(marker: Path, short: bool = False) -> list[tuple[str, bytes, str]]:
     """(what, body, content type) for every payload under every content type."""
     found = []
     npy = object_npy(marker)
-    for name, data in pickles(marker):
+    for name, data in pickles(marker, SHORT_PROTOCOLS if short else tuple(range(6))):
         for content_type in PICKLE_TYPES:
             found.append((f"{name} as {content_type}", data, content_type))
     found.append(("object-dtype .npy as application/x-npy", npy, "application/x-npy"))
@@ -107,7 +114,13 @@ def runner_ports(target: Target) -> list[int]:
 
 
 def probe(
-    target: Target, label: str, endpoints: list[Endpoint], marker: Path, workers: Callable[[Target], set[int]], port: int | None = None
+    target: Target,
+    label: str,
+    endpoints: list[Endpoint],
+    marker: Path,
+    workers: Callable[[Target], set[int]],
+    port: int | None = None,
+    short: bool = False,
 ) -> Figure:
     before = workers(target)
     port = port or target.port
@@ -115,7 +128,7 @@ def probe(
     problems: list[str] = []
     statuses: dict[int, int] = {}
     for endpoint in endpoints:
-        for what, body, content_type in bodies(marker):
+        for what, body, content_type in bodies(marker, short):
             answer = post(target.host, port, endpoint.path, body, content_type)
             sent += 1
             statuses[answer.status] = statuses.get(answer.status, 0) + 1
@@ -130,7 +143,9 @@ def probe(
         problems.append("a worker died or the server exited")
     codes = ", ".join(f"{n}x{code or 'none'}" for code, n in sorted(statuses.items()))
     paths = ", ".join(e.path for e in endpoints)
-    figure = f"{sent} pickled bodies to {paths}: {codes}; marker created: {'YES' if fired else 'no'}; workers alive: {alive}"
+    figure = (
+        f"{sent} pickled bodies to {paths}: {codes}; marker created: {'YES' if fired else 'no'}; workers alive: {alive}"
+    )
     return Figure(SECTION, f"no pickle accepted by {label}", figure, not problems, "; ".join(problems[:8]))
 
 
@@ -156,4 +171,10 @@ def grep_sources() -> Figure:
                     noted.append(f"{where} {code.strip()}")
     figure = f"{len(unsafe)} unpickling calls in app/ and runners/; {len(noted)} safe loaders noted"
     detail = ("UNSAFE: " + "; ".join(unsafe) + ". " if unsafe else "") + "safe loaders: " + "; ".join(noted)
-    return Figure(SECTION, "no unpickling call in the code (pickle/joblib/torch.load/allow_pickle=True/...)", figure, not unsafe, detail)
+    return Figure(
+        SECTION,
+        "no unpickling call in the code (pickle/joblib/torch.load/allow_pickle=True/...)",
+        figure,
+        not unsafe,
+        detail,
+    )

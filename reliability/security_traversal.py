@@ -111,14 +111,21 @@ def probe(target: Target, route: Route, planted: Planted, workers: Callable[[Tar
 
 
 def swagger_route() -> Route:
-    return Route("Swagger UI assets (/static/swagger-ui/)", "/static/swagger-ui/", ASSETS_DIR, ("swagger-ui.css", b".swagger-ui"))
+    return Route(
+        "Swagger UI assets (/static/swagger-ui/)", "/static/swagger-ui/", ASSETS_DIR, ("swagger-ui.css", b".swagger-ui")
+    )
 
 
 def static_routes(planted: Planted) -> list[Route]:
     """The security service's file routes (``reliability/services/static_files.py``)."""
     return [
         Route("a Starlette StaticFiles mount (/files/)", "/files/", planted.served, ("index.txt", b"served-ok")),
-        Route("a mounted Flask app's static route (/flask/assets/)", "/flask/assets/", planted.served, ("sub/inner.txt", b"served-ok")),
+        Route(
+            "a mounted Flask app's static route (/flask/assets/)",
+            "/flask/assets/",
+            planted.served,
+            ("sub/inner.txt", b"served-ok"),
+        ),
     ]
 
 

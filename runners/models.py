@@ -87,7 +87,8 @@ def _import_exported(path: Path, store: ModelStore) -> StoredModel:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"{path / METADATA_FILE}: unreadable model metadata: {exc}") from exc
     if info.framework not in STORED_FRAMEWORKS:
-        raise StoreError(f"{path}: framework {info.framework!r} is not one tiffin loads ({', '.join(STORED_FRAMEWORKS)})")
+        known = ", ".join(STORED_FRAMEWORKS)
+        raise StoreError(f"{path}: framework {info.framework!r} is not one tiffin loads ({known})")
     adapter = importlib.import_module(f"runners.{info.framework}").ADAPTER
     expected = adapter.artifact_for(info.options)
     if info.artifact != expected:

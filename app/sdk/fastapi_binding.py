@@ -74,7 +74,8 @@ def guard_validation_errors(app: Any) -> None:
     from fastapi.exception_handlers import request_validation_exception_handler
     from fastapi.exceptions import RequestValidationError
 
-    if isinstance(app, FastAPI) and app.exception_handlers.get(RequestValidationError) is request_validation_exception_handler:
+    handler = app.exception_handlers.get(RequestValidationError) if isinstance(app, FastAPI) else None
+    if handler is request_validation_exception_handler:
         app.add_exception_handler(RequestValidationError, _validation_error)
 
 

@@ -167,7 +167,13 @@ def _tar_member(info: tarfile.TarInfo, archive: Path) -> _Member:
     if info.isdir():
         return _Member(name, True, 0, info)
     if not info.isreg():
-        kind = "a symbolic link" if info.issym() else "a hard link" if info.islnk() else "a device, FIFO or other special file"
+        kind = (
+            "a symbolic link"
+            if info.issym()
+            else "a hard link"
+            if info.islnk()
+            else "a device, FIFO or other special file"
+        )
         raise ArchiveRefused(f"{archive}: member {info.name!r} is {kind}; an exported model holds regular files only")
     return _Member(name, False, info.size, info)
 
@@ -179,15 +185,16 @@ def _zip_member(info: zipfile.ZipInfo, archive: Path) -> _Member:
         return _Member(name, True, 0, info)
     if stat.S_IFMT(mode) and not stat.S_ISREG(mode):  # writers that record no file type mean a file
         kind = "a symbolic link" if stat.S_ISLNK(mode) else "a special file"
-        raise ArchiveRefused(f"{archive}: member {info.filename!r} is {kind}; an exported model holds regular files only")
+        raise ArchiveRefused(
+            f"{archive}: member {info.filename!r} is {kind}; an exported model holds regular files only"
+        )
     return _Member(name, False, info.file_size, info)
 
 
 def _tar_reader(tarred: tarfile.TarFile) -> _Reader:
     @contextmanager
     def read(member: _Member) -> Iterator[IO[bytes]]:
-        assert isinstance(member.key, tarfile.TarInfo)
-        source = tarred.extractfile(member.key)
+        source = tarred.extractfile(member.key) if isinstance(member.key, tarfile.TarInfo) else None
         if source is None:
             raise ArchiveRefused(f"member {member.name!r} has no data")
         with source:
@@ -199,7 +206,8 @@ def _tar_reader(tarred: tarfile.TarFile) -> _Reader:
 def _zip_reader(zipped: zipfile.ZipFile) -> _Reader:
     @contextmanager
     def read(member: _Member) -> Iterator[IO[bytes]]:
-        assert isinstance(member.key, zipfile.ZipInfo)
+        if not isinstance(member.key, zipfile.ZipInfo):
+            raise ArchiveRefused(f"member {member.name!r} is not a zip member")
         with zipped.open(member.key) as source:
             yield source
 
@@ -219,7 +227,9 @@ def _copy(source: IO[bytes], sink: IO[bytes], member: _Member, archive: Path) ->
         while chunk := source.read(min(_CHUNK, left + 1)):
             left -= len(chunk)
             if left < 0:
-                raise ArchiveRefused(f"{archive}: member {member.name!r} holds more than the {member.size} bytes it declares")
+                raise ArchiveRefused(
+                    f"{archive}: member {member.name!r} holds more than the {member.size} bytes it declares"
+                )
             sink.write(chunk)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
         raise ArchiveRefused(f"{archive}: member {member.name!r} does not read back: {exc}") from exc
