@@ -106,9 +106,15 @@ def _model_dir(root: Path, archive: Path) -> Path:
     raise ArchiveRefused(f"{archive}: no {METADATA_FILE} at its top or in its one top directory; not an exported model")
 
 
-def _name(raw: str, archive: Path) -> str:
-    """``raw`` as a plain relative POSIX path, or the archive is refused."""
-    name = raw.rstrip("/")
+def _name(raw: str, archive: Path, *, is_dir: bool) -> str:
+    """``raw`` as a plain relative POSIX path ("" for the archive's own top, as ``tar -C dir .`` writes it,
+    whose leading ``./`` is dropped), or the archive is refused."""
+    name = raw
+    while name.startswith("./"):
+        name = name[2:]
+    name = name.rstrip("/") if name.rstrip("/") else name
+    if is_dir and name in ("", "."):
+        return ""
     parts = name.split("/")
     if (
         not name
@@ -148,7 +154,8 @@ def _opened(archive: Path) -> Iterator[tuple[list[_Member], _Reader]]:
         except (zipfile.BadZipFile, OSError) as exc:
             raise ArchiveRefused(f"{archive}: not a readable zip archive: {exc}") from exc
         with zipped:
-            yield _check([_zip_member(i, archive) for i in zipped.infolist()], archive), _zip_reader(zipped)
+            members = [_zip_member(i, archive) for i in zipped.infolist()]
+            yield _check([m for m in members if m.name], archive), _zip_reader(zipped)
         return
     try:
         tarred = tarfile.open(archive)
@@ -159,11 +166,12 @@ def _opened(archive: Path) -> Iterator[tuple[list[_Member], _Reader]]:
             infos = tarred.getmembers()
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise ArchiveRefused(f"{archive}: not a readable tar archive: {exc}") from exc
-        yield _check([_tar_member(i, archive) for i in infos], archive), _tar_reader(tarred)
+        members = [_tar_member(i, archive) for i in infos]
+        yield _check([m for m in members if m.name], archive), _tar_reader(tarred)
 
 
 def _tar_member(info: tarfile.TarInfo, archive: Path) -> _Member:
-    name = _name(info.name, archive)
+    name = _name(info.name, archive, is_dir=info.isdir())
     if info.isdir():
         return _Member(name, True, 0, info)
     if not info.isreg():
@@ -179,7 +187,7 @@ def _tar_member(info: tarfile.TarInfo, archive: Path) -> _Member:
 
 
 def _zip_member(info: zipfile.ZipInfo, archive: Path) -> _Member:
-    name = _name(info.filename, archive)
+    name = _name(info.filename, archive, is_dir=info.is_dir())
     mode = info.external_attr >> 16
     if info.is_dir():
         return _Member(name, True, 0, info)

@@ -42,6 +42,15 @@ def test_pack_then_unpack_gives_the_model_back(tmp_path: Path, exported: Path, s
     assert (found / "model.skops").read_bytes() == b"artifact"
 
 
+def test_a_tar_of_a_directory_made_with_dot_keeps_its_leading_dot_slash(tmp_path: Path, exported: Path) -> None:
+    archive = tmp_path / "dot.tar.gz"
+    with tarfile.open(archive, "w:gz") as out:
+        out.add(exported, arcname=".")  # what `tar -czf dot.tar.gz -C exported/m .` writes: ./, ./model.json, ...
+    found = unpack(archive, tmp_path / "out")
+    assert found == tmp_path / "out"
+    assert (found / "model.skops").read_bytes() == b"artifact"
+
+
 def test_a_zip_written_by_writestr_has_no_file_type_and_is_a_file(tmp_path: Path) -> None:
     archive = tmp_path / "m.zip"
     with zipfile.ZipFile(archive, "w") as out:
