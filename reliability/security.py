@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -134,7 +135,7 @@ def run(run: Run) -> list[Figure]:
     figures += _guarded("the default service", lambda: default_service(run))
     figures += _guarded("the static files service", lambda: static_service(run))
     for name in EXAMPLES:
-        figures += _guarded(f"examples/{name}", lambda name=name: example(run, name))
+        figures += _guarded(f"examples/{name}", functools.partial(example, run, name))
     figures += _guarded("bindings", lambda: security_binding.more(run))
     figures += _guarded("archives", lambda: security_archive.archives(run))
     figures += _guarded("pickled models", lambda: security_archive.pickled_models(run))

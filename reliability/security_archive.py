@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import tarfile
@@ -292,7 +293,7 @@ def pickled_models(run: Run) -> list[Figure]:
         ws = workspace(run)
     shutil.rmtree(ws.root / "pickled", ignore_errors=True)
     marker = ws.root / "pickle-fired"
-    payload = __import__("pickle").dumps(Marker(marker), protocol=4)
+    payload = pickle.dumps(Marker(marker), protocol=4)
     torch_pickle = payload if run.short else _torch_save(marker)  # short mode imports no torch
     figures = []
     # Pickles under the names they go by: import itself must refuse them.
@@ -326,7 +327,7 @@ def pickled_models(run: Run) -> list[Figure]:
         )
     )
     # Pickles under each framework's own artifact name: they import (checksums match), loading refuses.
-    disguised = [
+    disguised: list[tuple[str, str, str, bytes, dict[str, object]]] = [
         ("skops_pickle", "sklearn", "model.skops", payload, {}),
         ("torchscript_pickle", "pytorch", "model.torchscript", torch_pickle, {"format": "torchscript"}),
         (
@@ -392,10 +393,11 @@ def _torch_save(marker: Path) -> bytes:
     try:
         import torch
     except ImportError:
-        return __import__("pickle").dumps(Marker(marker), protocol=2)
+        return pickle.dumps(Marker(marker), protocol=2)
     buffer = io.BytesIO()
     torch.save({"weights": Marker(marker)}, buffer)
-    return buffer.getvalue()
+    data: bytes = buffer.getvalue()
+    return data
 
 
 def _runner_refuses(run: Run, ws: Workspace, tag: str) -> str:

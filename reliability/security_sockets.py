@@ -60,7 +60,7 @@ def role(pid: int) -> str:
 
 
 def socket_inodes(pid: int) -> set[str]:
-    found = set()
+    found: set[str] = set()
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:

@@ -23,7 +23,8 @@ svc = Service("security_probe", runners=[iris])
 
 @svc.api(input=NumpyNdarray(), output=NumpyNdarray())
 def classify(rows: np.ndarray) -> np.ndarray:
-    return iris.predict.run(rows)
+    answer: np.ndarray = iris.predict.run(rows)
+    return answer
 
 
 @svc.api(input=Multipart(rows=NumpyNdarray(), note=Text()), output=JSON())
