@@ -19,7 +19,8 @@ from collections.abc import Callable
 from reliability import security_archive, security_binding, security_pickle, security_traversal
 from reliability.report import Figure
 from reliability.security_pickle import Endpoint
-from reliability.target import Run, Target, serve
+from reliability.security_serve import serving
+from reliability.target import Run, Target
 
 SECTION = "security"
 STATIC_SERVICE = "reliability/services/static_files.py:svc"
@@ -42,7 +43,7 @@ def _guarded(name: str, part: Callable[[], list[Figure]]) -> list[Figure]:
 
 def default_service(run: Run) -> list[Figure]:
     marker = run.work / "security-pickle-default"
-    with serve(run, "security-default") as target:
+    with serving(run, "security-default") as target:
         found = security_binding.settled(target.pid, 2, 1, 30.0)
         figures = [
             security_binding.judge(
@@ -85,7 +86,7 @@ def static_service(run: Run) -> list[Figure]:
     files = planted(run)
     marker = run.work / "security-pickle-static"
     env = {"TIFFIN_SECURITY_SERVED": str(files.served)}
-    with serve(run, "security-static", ONE_WORKER, service=STATIC_SERVICE, env=env) as target:
+    with serving(run, "security-static", ONE_WORKER, service=STATIC_SERVICE, env=env) as target:
         figures = [
             security_traversal.probe(target, route, files, workers) for route in security_traversal.static_routes(files)
         ]
@@ -111,7 +112,7 @@ EXAMPLES = {
 def example(run: Run, name: str) -> list[Figure]:
     files = planted(run)
     marker = run.work / f"security-pickle-{name}"
-    with serve(run, f"security-{name.removesuffix('.py')}", ONE_WORKER, service=f"examples/{name}:svc") as target:
+    with serving(run, f"security-{name.removesuffix('.py')}", ONE_WORKER, service=f"examples/{name}:svc") as target:
         figures = [
             security_traversal.probe(target, route, files, workers) for route in security_traversal.example_routes(name)
         ]

@@ -430,4 +430,6 @@ def _runner_refuses(run: Run, ws: Workspace, tag: str) -> str:
         return "still running after 60 s: it loaded"
     if proc.returncode == 0:
         return f"exited 0: {out[-200:]}"
+    if tag.partition(":")[0] not in out or "not a readable" not in out:
+        return f"exited {proc.returncode} without saying the model is refused: {out[-300:]}"
     return ""

@@ -24,8 +24,9 @@ import yaml
 from bench import procs
 from bench.server import Server
 from reliability.report import Figure
+from reliability.security_serve import serving
 from reliability.security_sockets import Listener, listeners
-from reliability.target import REPO, Run, default_config, serve
+from reliability.target import REPO, Run, default_config
 
 SECTION = "security"
 NETNS_PORT = 3000  # a private namespace has every port free: the documented defaults
@@ -131,7 +132,7 @@ def more(run: Run) -> list[Figure]:
     """Two runners of two workers each, on 127.0.0.1 and on 0.0.0.0; a lone ``tiffin runner`` (full mode)."""
     figures = []
     if not run.short:  # the 0.0.0.0 run below has the same runners; short mode has it alone
-        with serve(run, "security-bind-two", two_runners()) as target:
+        with serving(run, "security-bind-two", two_runners()) as target:
             found = settled(target.pid, 3, 4, 60.0)
             check = "2 runners x 2 workers, workers: 2 (server.host 127.0.0.1)"
             figures.append(judge(check, found, (target.host, target.port), 2, 4))
