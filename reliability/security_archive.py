@@ -35,6 +35,7 @@ from reliability.target import Run
 
 SECTION = "security"
 TERABYTE = 1 << 40
+ZEROS = bytes(16 << 20)  # compresses to some 16 kB
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,17 @@ def _bomb(path: Path, model: Path) -> Path:
     return path
 
 
+def _inflated(path: Path, model: Path) -> Path:
+    """The model with its artifact replaced by more bytes than model.json records."""
+    with tarfile.open(path, "w:gz") as out:
+        for name, data in _model_members(model):
+            data = ZEROS if name.endswith(".skops") else data
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+    return path
+
+
 def hostile(ws: Workspace) -> list[tuple[str, Path]]:
     d = ws.root / "archives"
     d.mkdir(exist_ok=True)
@@ -179,6 +191,11 @@ def hostile(ws: Workspace) -> list[tuple[str, Path]]:
         ("a character device", _tar(d / "device.tar.gz", ws.model, _member("iris_clf/null", kind=tarfile.CHRTYPE))),
         ("a FIFO", _tar(d / "fifo.tar.gz", ws.model, _member("iris_clf/fifo", kind=tarfile.FIFOTYPE))),
         ("a member declaring 1 TiB (tar bomb)", _bomb(d / "bomb.tar", ws.model)),
+        (
+            "16 MiB of zeros beside the model (gzip bomb)",
+            _tar(d / "extra.tar.gz", ws.model, _member("iris_clf/x.bin", ZEROS)),
+        ),
+        ("an artifact inflated to 16 MiB", _inflated(d / "inflated.tar.gz", ws.model)),
         ("a zip with ../escape", _zip(d / "dotdot.zip", ws.model, "../escape.txt")),
         ("a zip with an absolute path", _zip(d / "absolute.zip", ws.model, absolute)),
         ("a zip with a symlink", _zip(d / "symlink.zip", ws.model, "iris_clf/link", link=True)),

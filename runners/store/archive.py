@@ -11,6 +11,7 @@ module (never by ``tarfile``/``zipfile`` extraction), with fresh modes, into a n
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -28,6 +29,7 @@ __all__ = ["SUFFIXES", "ArchiveRefused", "is_archive", "pack", "unpack"]
 
 SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip")
 MAX_MEMBERS = 100_000
+MAX_METADATA = 1 << 20  # model.json: a few kB in practice
 _CHUNK = 1 << 20
 
 
@@ -59,6 +61,7 @@ def unpack(archive: Path, target: Path) -> Path:
             raise ArchiveRefused(
                 f"{archive}: its members declare {declared} bytes, more than the {free} bytes free; not unpacked"
             )
+        _expected(members, read, archive)
         target.mkdir(mode=0o755)
         try:
             for member in members:
@@ -73,6 +76,41 @@ def unpack(archive: Path, target: Path) -> Path:
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
             raise
+
+
+def _expected(members: list[_Member], read: _Reader, archive: Path) -> None:
+    """Refuse, before writing, members that are not the model ``model.json`` describes, or more bytes than
+    it declares: a bomb's size is told by its headers, checked against the model's own record."""
+    from runners.store.model_store import METADATA_FILE
+
+    tops = {m.name.split("/", 1)[0] for m in members}
+    prefix = f"{next(iter(tops))}/" if len(tops) == 1 and not any(m.name == METADATA_FILE for m in members) else ""
+    metadata = next((m for m in members if m.name == prefix + METADATA_FILE and not m.is_dir), None)
+    if metadata is None:
+        raise ArchiveRefused(
+            f"{archive}: no {METADATA_FILE} at its top or in its one top directory; not an exported model"
+        )
+    if metadata.size > MAX_METADATA:
+        raise ArchiveRefused(f"{archive}: its {METADATA_FILE} declares {metadata.size} bytes; not an exported model")
+    with read(metadata) as source:
+        text = source.read(MAX_METADATA + 1)
+    try:
+        info = json.loads(text)
+        artifact, size = prefix + str(info["artifact"]), int(info["size"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArchiveRefused(f"{archive}: unreadable {METADATA_FILE}: {exc}") from exc
+    inside = [m for m in members if m.name == artifact or m.name.startswith(artifact + "/")]
+    extra = [
+        m.name for m in members if m not in inside and m is not metadata and not (m.is_dir and m.name + "/" == prefix)
+    ]
+    if extra:
+        raise ArchiveRefused(f"{archive}: {extra[0]!r} is not part of the exported model {METADATA_FILE} describes")
+    declared = sum(m.size for m in inside)
+    if declared > size:
+        raise ArchiveRefused(
+            f"{archive}: its artifact's members declare {declared} bytes, "
+            f"more than the {size} of the model; not unpacked"
+        )
 
 
 def pack(source: Path, archive: Path) -> Path:

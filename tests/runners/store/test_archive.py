@@ -9,12 +9,35 @@ import pytest
 
 from runners.store.archive import ArchiveRefused, is_archive, pack, unpack
 
+METADATA = '{"artifact": "model.skops", "size": 8}'
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "match"),
+    [
+        ("m/extra.bin", b"\0" * 4096, "'m/extra.bin' is not part of the exported model"),
+        ("m/model.skops", b"\0" * 4096, "declare 4096 bytes, more than the 8 of the model"),
+    ],
+)
+def test_members_beyond_what_model_json_declares_are_refused_before_any_write(
+    tmp_path: Path, name: str, data: bytes, match: str
+) -> None:
+    archive = tmp_path / "big.tar.gz"
+    with tarfile.open(archive, "w:gz") as out:
+        for member, content in (("m/model.json", METADATA.encode()), (name, data)):
+            info = tarfile.TarInfo(member)
+            info.size = len(content)
+            out.addfile(info, io.BytesIO(content))
+    with pytest.raises(ArchiveRefused, match=match):
+        unpack(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
 
 @pytest.fixture
 def exported(tmp_path: Path) -> Path:
     model = tmp_path / "exported" / "m"
     model.mkdir(parents=True)
-    (model / "model.json").write_text("{}")
+    (model / "model.json").write_text('{"artifact": "model.skops", "size": 8}')
     (model / "model.skops").write_bytes(b"artifact")
     return model
 
@@ -54,8 +77,9 @@ def test_a_tar_of_a_directory_made_with_dot_keeps_its_leading_dot_slash(tmp_path
 def test_a_zip_written_by_writestr_has_no_file_type_and_is_a_file(tmp_path: Path) -> None:
     archive = tmp_path / "m.zip"
     with zipfile.ZipFile(archive, "w") as out:
-        out.writestr("m/model.json", "{}")  # external_attr 0o600 << 16: no S_IFREG bits
-    assert (unpack(archive, tmp_path / "out") / "model.json").read_text() == "{}"
+        out.writestr("m/model.json", METADATA)  # external_attr 0o600 << 16: no S_IFREG bits
+        out.writestr("m/model.skops", "artifact")
+    assert (unpack(archive, tmp_path / "out") / "model.skops").read_text() == "artifact"
 
 
 @pytest.mark.parametrize(
@@ -125,7 +149,7 @@ def test_a_zip_symlink_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_archive_without_model_json_is_refused_and_cleaned_up(tmp_path: Path) -> None:
-    archive = _tar(tmp_path / "empty.tar.gz", _info("m/readme.txt"))
+    archive = _tar(tmp_path / "empty.tar.gz", _info("m/model.skops"))
     with pytest.raises(ArchiveRefused, match="no model.json"):
         unpack(archive, tmp_path / "out")
     assert not (tmp_path / "out").exists()
