@@ -19,12 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgpack
 import numpy as np
 
 from reliability.report import Figure
 from reliability.security_http import post
 from reliability.security_sockets import listeners
 from reliability.target import REPO, Target
+from runners.wire import values
 
 SECTION = "security"
 PICKLE_TYPES = ("application/python-pickle", "application/x-pickle", "application/octet-stream", "application/x-npy")
@@ -91,6 +93,8 @@ def bodies(marker: Path, short: bool = False) -> list[tuple[str, bytes, str]]:
             found.append((f"{name} as {content_type}", data, content_type))
     found.append(("object-dtype .npy as application/x-npy", npy, "application/x-npy"))
     found.append(("object-dtype .npy as application/octet-stream", npy, "application/octet-stream"))
+    call = msgpack.packb([[msgpack.ExtType(values.NDARRAY, npy)], {}])  # the runner's own call format
+    found.append(("object-dtype .npy inside a msgpack call", call, "application/vnd.tiffin.call+msgpack"))
     for part, data, content_type in (
         ("rows", pickle.dumps(Marker(marker), protocol=5), "application/python-pickle"),
         ("rows", pickle.dumps(Marker(marker), protocol=2), "application/octet-stream"),
