@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from runners.store.model_store import METADATA_FILE, ModelStore, StoredModel, StoreError
+from runners.store import archive
+from runners.store.model_store import METADATA_FILE, ModelInfo, ModelStore, StoredModel, StoreError
 from runners.store.tag import Tag
 
 # A file's framework, by suffix; .json (XGBoost's JSON) and .txt (LightGBM's text) are sniffed.
 SUFFIXES = {".skops": "sklearn", ".ubj": "xgboost", ".onnx": "onnx"}
 FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "onnx", "transformers")
+STORED_FRAMEWORKS = (*FRAMEWORKS, "pytorch")  # what an exported model may say it is
 
 __all__ = ["StoredModel", "delete", "export_model", "get", "import_model", "list"]
 
@@ -41,17 +46,20 @@ def import_model(
     task: str | None = None,
     store: ModelStore | None = None,
 ) -> StoredModel:
-    """Add an exported model directory, or a framework's own file as ``name`` (default: the file's stem).
+    """Add an exported model (a directory or an archive of one), or a framework's own file as ``name``.
 
-    The framework is ``framework``, or told by the file: ``.skops`` (scikit-learn), ``.ubj`` or
-    XGBoost's ``.json`` (XGBoost), LightGBM's text ``.txt``, ``.onnx``, or a Hugging Face model
-    directory (Transformers; give its ``task``).
+    A file's name defaults to its stem; its framework is ``framework``, or told by the file:
+    ``.skops`` (scikit-learn), ``.ubj`` or XGBoost's ``.json`` (XGBoost), LightGBM's text ``.txt``,
+    ``.onnx``, or a Hugging Face model directory (Transformers; give its ``task``). An archive
+    (``runners.store.archive.SUFFIXES``) is unpacked inside the store, checked, then imported.
     """
     path = Path(path)
-    if path.is_dir() and (path / METADATA_FILE).is_file() and framework is None:
+    exported = path.is_dir() and (path / METADATA_FILE).is_file()
+    if (exported or archive.is_archive(path)) and framework is None:
         if name is not None:
             raise StoreError("a name applies to a framework's file; an exported model keeps its own tag")
-        return (store or ModelStore.default()).import_dir(path)
+        chosen_store = store or ModelStore.default()
+        return _import_exported(path, chosen_store) if exported else _import_archive(path, chosen_store)
     chosen = framework or _framework_of(path)
     if chosen not in FRAMEWORKS:
         raise StoreError(f"cannot import {chosen!r} models from a file; frameworks: {', '.join(FRAMEWORKS)}")
@@ -61,6 +69,34 @@ def import_model(
     module = importlib.import_module(f"runners.{chosen}")
     stored: StoredModel = module.import_model(name or path.stem, path, store=store, **options)
     return stored
+
+
+def _import_archive(path: Path, store: ModelStore) -> StoredModel:
+    store.root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".import-", dir=store.root))  # a dot: never listed as a model
+    try:
+        return _import_exported(archive.unpack(path, staging / "unpacked"), store)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _import_exported(path: Path, store: ModelStore) -> StoredModel:
+    """``store.import_dir``, once ``model.json`` names a framework tiffin loads and that framework's artifact."""
+    try:
+        info = ModelInfo.from_dict(json.loads((path / METADATA_FILE).read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"{path / METADATA_FILE}: unreadable model metadata: {exc}") from exc
+    if info.framework not in STORED_FRAMEWORKS:
+        known = ", ".join(STORED_FRAMEWORKS)
+        raise StoreError(f"{path}: framework {info.framework!r} is not one tiffin loads ({known})")
+    adapter = importlib.import_module(f"runners.{info.framework}").ADAPTER
+    expected = adapter.artifact_for(info.options)
+    if info.artifact != expected:
+        raise StoreError(
+            f"{path}: a {info.framework} model's artifact is {expected!r}, not {info.artifact!r}; "
+            "tiffin loads each framework from its safe format only (never a pickle)"
+        )
+    return store.import_dir(path)
 
 
 def _framework_of(path: Path) -> str:
@@ -85,5 +121,15 @@ def _framework_of(path: Path) -> str:
 
 
 def export_model(tag: str | Tag, target: Path | str, *, store: ModelStore | None = None) -> Path:
-    """Copy a model out as a directory that ``import_model`` takes back."""
-    return (store or ModelStore.default()).export(tag, target)
+    """Copy a model out as a directory, or an archive when ``target`` ends in one of ``archive.SUFFIXES``;
+    ``import_model`` takes either back."""
+    target = Path(target)
+    chosen = store or ModelStore.default()
+    if not archive.is_archive(target):
+        return chosen.export(tag, target)
+    if target.exists():
+        raise StoreError(f"{target} already exists")
+    with tempfile.TemporaryDirectory(prefix="tiffin-export-") as scratch:
+        model = chosen.get(tag)
+        exported = chosen.export(model.tag, Path(scratch) / f"{model.tag.name}-{model.tag.version}")
+        return archive.pack(exported, target)

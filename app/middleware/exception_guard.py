@@ -12,7 +12,7 @@ import logging
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.middleware.tracking import TrackedSend
-from app.server.http_errors import ServiceError, error_response
+from app.server.http_errors import ServiceError, error_response, is_client_error
 from runners.errors import RunnerError
 
 logger = logging.getLogger("tiffin.error")
@@ -22,10 +22,10 @@ OPERATIONAL = frozenset({503, 504})
 
 
 def log_failure(exc: BaseException, scope: Scope) -> None:
+    if is_client_error(exc):
+        return
     rid = scope.get("state", {}).get("request_id")
     if isinstance(exc, (ServiceError, RunnerError)):
-        if exc.status_code < 500:
-            return
         if exc.status_code in OPERATIONAL:
             logger.warning(
                 "request %s %s: %d %s [request_id=%s]",

@@ -58,3 +58,30 @@ def _rebuilt(route: Any, endpoint: Callable[..., Any]) -> Any:
         if name not in ("self", "path", "endpoint") and p.kind is p.KEYWORD_ONLY and hasattr(route, name)
     }
     return type(route)(route.path, endpoint, **kwargs)
+
+
+def guard_validation_errors(app: Any) -> None:
+    """Keep a mounted FastAPI app's 422s 422s when the body is binary.
+
+    FastAPI's default handler echoes the body in its answer through ``jsonable_encoder``, which
+    decodes bytes as strict UTF-8: a pickle or any binary body sent to a JSON route raises inside
+    the handler and the 422 becomes a 500 (fastapi#13111). The default handler, not one the app
+    set itself, is replaced by the same answer with the bytes decoded leniently.
+    """
+    if not type(app).__module__.startswith("fastapi"):
+        return  # not a FastAPI app: nothing imported
+    from fastapi import FastAPI
+    from fastapi.exception_handlers import request_validation_exception_handler
+    from fastapi.exceptions import RequestValidationError
+
+    handler = app.exception_handlers.get(RequestValidationError) if isinstance(app, FastAPI) else None
+    if handler is request_validation_exception_handler:
+        app.add_exception_handler(RequestValidationError, _validation_error)
+
+
+async def _validation_error(request: Any, exc: Any) -> Any:
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.responses import JSONResponse
+
+    errors = jsonable_encoder(exc.errors(), custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")})
+    return JSONResponse(status_code=422, content={"detail": errors})

@@ -39,6 +39,7 @@ from app.middleware.timeout import TimeoutMiddleware
 from app.middleware.tracing import TracingMiddleware
 from app.process.shared_slots import LocalSlots, Slots, shared
 from app.sdk import context
+from app.sdk.fastapi_binding import guard_validation_errors
 from app.sdk.hooks import HookFailed, run_hooks
 from app.sdk.inference import InferenceAPI
 from app.sdk.service import Service
@@ -132,6 +133,8 @@ class ServiceApp:
         # would do for them (try each route's pattern in turn) costs more than the lookup, per request.
         self._fixed = {r.path: r for r in own if isinstance(r, Route) and r.methods is None and "{" not in r.path}
         mounts = sorted(service.mounts, key=lambda m: len(m.path), reverse=True)
+        for m in mounts:
+            guard_validation_errors(m.original)
         mount_routes = [(_mount(m.path, m.app, m.name), m.original) for m in mounts]
         self.router = Router(routes=[*own, *(r for r, _ in mount_routes)], default=_not_found, redirect_slashes=False)
         self.app = self._stack(

@@ -12,16 +12,20 @@
     ├── Unavailable              503  a runner cannot be reached or is not ready
     └── Timeout                  504  server.timeout passed
 
-Runner errors (``runners.errors.RunnerError``) carry their own status and map the same way.
+Runner errors (``runners.errors.RunnerError``) carry their own status and map the same way, and so
+does a Starlette ``HTTPException`` of 4xx raised by a mounted app or route that has no handler
+of its own (``StaticFiles`` raises 404 for a missing file): the client's error, not ours.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from http import HTTPStatus
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from runners.errors import RunnerError
@@ -131,11 +135,26 @@ def describe(exc: BaseException) -> tuple[int, str, Any, dict[str, str]]:
             headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after or 1)))
         if status == 500:
             detail = None  # the runner's own failure text stays in the logs
+    elif isinstance(exc, HTTPException) and 400 <= exc.status_code < 500:
+        status, message, detail = exc.status_code, _phrase(exc.status_code), None
+        headers.update(exc.headers or {})
     else:
         status, message, detail = 500, ServiceError.message, None
     if status == 503 and "Retry-After" not in headers:
         headers["Retry-After"] = "1"
     return status, message, detail, headers
+
+
+def is_client_error(exc: BaseException) -> bool:
+    """An error whose answer is a 4xx: the request's fault, not worth a traceback in the log."""
+    return describe(exc)[0] < 500
+
+
+def _phrase(status: int) -> str:
+    try:
+        return f"{HTTPStatus(status).phrase}."
+    except ValueError:
+        return "The request was refused."
 
 
 def error_response(exc: BaseException) -> Response:

@@ -1,4 +1,4 @@
-"""``tiffin models list|get|delete|import``: argparse subcommands over ``runners.models``.
+"""``tiffin models list|get|delete|import|export``: argparse subcommands over ``runners.models``.
 
 ``add_commands(subparsers)`` registers them; each sets ``func(args) -> int`` (an exit code) on
 the parsed namespace.
@@ -52,6 +52,11 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    print(f"exported {models.get(args.tag).tag} to {models.export_model(args.tag, args.path)}")
+    return 0
+
+
 def _size(n: int) -> str:
     if n < 1024:
         return f"{n} B"
@@ -97,12 +102,19 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
 
     importing = commands.add_parser(
         "import",
-        help="add an exported model directory, or a model file: .skops, .ubj/.json (XGBoost), .txt (LightGBM), "
-        ".onnx, a Hugging Face model directory (with --task)",
+        help="add an exported model (a directory, or a .tar[.gz|.bz2|.xz]/.zip archive of one), or a model file: "
+        ".skops, .ubj/.json (XGBoost), .txt (LightGBM), .onnx, a Hugging Face model directory (with --task)",
     )
     importing.add_argument("path", type=Path)
     importing.add_argument("--name", help="model name for a model file [the file's stem]")
     importing.add_argument("--framework", choices=models.FRAMEWORKS, help="the file's framework [told by the file]")
     importing.add_argument("--task", help="a Transformers model directory's pipeline task, e.g. summarization")
     importing.set_defaults(func=_guarded(_import))
+
+    exporting = commands.add_parser(
+        "export", help="copy a model out as a directory, or as an archive when PATH ends in .tar[.gz|...] or .zip"
+    )
+    exporting.add_argument("tag", help="name:version or name[:latest]")
+    exporting.add_argument("path", type=Path, help="a new directory or archive")
+    exporting.set_defaults(func=_guarded(_export))
     return parser

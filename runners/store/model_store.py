@@ -296,7 +296,10 @@ class ModelStore:
         """Stored versions, by name, oldest first."""
         if not self.root.is_dir():
             return []
-        parents = [self.root / name] if name else sorted(p for p in self.root.iterdir() if p.is_dir())
+        if name:
+            parents = [self.root / name]
+        else:  # a dot directory is an import being unpacked, never a model's name
+            parents = sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
         found: list[StoredModel] = []
         for parent in parents:
             versions = [p for p in parent.glob(f"*/{METADATA_FILE}") if not p.parent.name.startswith(".")]

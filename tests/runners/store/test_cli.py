@@ -109,3 +109,60 @@ def test_list_shows_each_models_framework_and_import_takes_framework_files(
     assert "not a readable LightGBM model" in capsys.readouterr().err
     assert cli("models", "import", str(store_home / "trees.txt"), "--task", "summarization") == 1
     assert "a task applies to a Transformers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".tar.gz", ".zip"])
+def test_export_to_an_archive_and_import_it_back(
+    store_home: Path, tree: DecisionTreeClassifier, capsys: pytest.CaptureFixture[str], suffix: str
+) -> None:
+    saved = runners.sklearn.save_model("arch", tree)
+    archive = store_home / f"arch{suffix}"
+    assert cli("models", "export", "arch", str(archive)) == 0
+    assert capsys.readouterr().out.strip() == f"exported {saved.tag} to {archive}"
+    runners.models.delete("arch")
+    assert cli("models", "import", str(archive)) == 0
+    assert runners.models.get("arch").info.sha256 == saved.info.sha256
+    assert [m.tag.name for m in runners.models.list()] == ["arch"]  # the staging directory is gone, never listed
+    store = store_home / "home" / "models"
+    assert sorted(p.name for p in store.iterdir()) == ["arch"]
+
+
+def test_import_refuses_an_archive_with_a_path_out_and_writes_nothing(
+    store_home: Path, tree: DecisionTreeClassifier, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import tarfile
+
+    exported = runners.models.export_model(runners.sklearn.save_model("bad", tree).tag, store_home / "bad")
+    runners.models.delete("bad")
+    archive = store_home / "bad.tar.gz"
+    with tarfile.open(archive, "w:gz") as out:
+        out.add(exported, arcname="bad")
+        escape = tarfile.TarInfo("../escape.txt")
+        escape.size = 1
+        out.addfile(escape, io.BytesIO(b"x"))
+    assert cli("models", "import", str(archive)) == 1
+    assert "'../escape.txt' is not a plain relative path" in capsys.readouterr().err
+    assert not (store_home / "home" / "escape.txt").exists()
+    assert runners.models.list() == []
+    assert [p.name for p in (store_home / "home" / "models").iterdir()] == []
+
+
+@pytest.mark.parametrize("artifact", ["saved_model.pkl", "model.joblib", "model.pt"])
+def test_import_refuses_an_exported_model_whose_artifact_is_a_pickle(
+    store_home: Path, tree: DecisionTreeClassifier, capsys: pytest.CaptureFixture[str], artifact: str
+) -> None:
+    import hashlib
+    import pickle
+
+    exported = runners.models.export_model(runners.sklearn.save_model("pkl", tree).tag, store_home / "pkl")
+    runners.models.delete("pkl")
+    info = json.loads((exported / "model.json").read_text())
+    data = pickle.dumps(tree)
+    (exported / "model.skops").unlink()
+    (exported / artifact).write_bytes(data)
+    info.update(artifact=artifact, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    (exported / "model.json").write_text(json.dumps(info))
+    assert cli("models", "import", str(exported)) == 1
+    assert f"artifact is 'model.skops', not {artifact!r}" in capsys.readouterr().err
+    assert runners.models.list() == []

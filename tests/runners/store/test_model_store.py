@@ -176,3 +176,10 @@ def test_directory_artifacts_export_and_import(tmp_path: Path) -> None:
     with pytest.raises(ModelCorrupted, match="config.json"):
         ModelStore(tmp_path / "c").import_dir(exported)
     assert ModelStore(tmp_path / "c").models() == []
+
+
+def test_an_import_being_unpacked_in_a_dot_directory_is_never_listed(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "models")
+    model = add(store)
+    store.export(str(model.tag), tmp_path / "models" / ".import-x" / "m")  # as runners.models unpacks an archive
+    assert [m.tag for m in store.models()] == [model.tag]
