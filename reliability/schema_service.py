@@ -25,8 +25,10 @@ class Colour(enum.StrEnum):
 
 
 class Point(BaseModel):
-    x: float
-    y: float
+    # Bounded, so a centroid cannot overflow to inf: pydantic writes inf as null, which the
+    # float's documented schema ("number") refuses (schemathesis found it at 1.8e308).
+    x: float = Field(ge=-1e12, le=1e12)
+    y: float = Field(ge=-1e12, le=1e12)
 
 
 class Shape(BaseModel):
