@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import procs
-from reliability.fuzz_bodies import HUGE, HUGE_VALID, Api, Context, hostile, huge, valid
+from reliability.fuzz_bodies import HUGE, HUGE_VALID, PARQUET, Api, Context, hostile, huge, parquet, valid
 from reliability.fuzz_client import Answer, Request, send_all
 from reliability.report import Figure
 from reliability.target import Run, Target, default_config, serve
@@ -217,6 +217,10 @@ def warm_up(target: Target, plan: Plan, ctx: Context, seed: str, run_short: bool
         batch_rng = random.Random(f"{seed}-{plan.name}-warm-{index}")
         batch = [hostile(batch_rng, batch_rng.choice(plan.apis), ctx) for _ in range(plan.batch)]
         send_all(target.host, target.port, batch, concurrency=CONCURRENCY, timeout=CLIENT_TIMEOUT)
+    # A Parquet reader helper that a warm-up body crashed was replaced: let the new ones read too.
+    last = [Request(api.path, parquet(rng), (("Content-Type", PARQUET),), "warm")
+            for api in plan.apis if api.kind == "frame" for _ in range(16)]
+    send_all(target.host, target.port, last, concurrency=CONCURRENCY, timeout=CLIENT_TIMEOUT)
 
 
 def fuzz_target(run: Run, plan: Plan, seed: str) -> list[Figure]:
