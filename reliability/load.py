@@ -11,6 +11,10 @@ failed::
               server's deadline so a hang is seen as one, not hidden behind it)
     wrong     a 200 whose body is not the expected one
 
+A connection that failed, or an answer other than a 200, pauses its task ``FAILURE_PAUSE``
+seconds before the next request, as a client would: sixteen tasks answered 503 in a tight loop
+would take the CPU a restarting runner needs, and measure that instead of the restart.
+
 A reset also records whether the connection was fresh (its first request) and whether any byte
 of the answer had come: an idle keep-alive connection closed by a draining server just as we
 reused it is a different thing from an answer cut short.
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field
 __all__ = ["Load", "Outcome", "post_request"]
 
 ERRORS = ("refused", "reset", "timeout", "wrong")
+FAILURE_PAUSE = 0.05  # seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +133,11 @@ class Load:
         await asyncio.gather(*self._tasks)
         return sorted(self.outcomes, key=lambda o: o.start)
 
-    def _record(self, outcome: Outcome) -> None:
+    def _record(self, outcome: Outcome) -> Outcome:
         self.outcomes.append(outcome)
         if self.on_outcome is not None:
             self.on_outcome(outcome)
+        return outcome
 
     async def _loop(self) -> None:
         expected = b"".join(self.expected.split())
@@ -142,19 +148,23 @@ class Load:
                     reader, writer = await asyncio.open_connection(self.host, self.port)
             except (OSError, TimeoutError):
                 self._record(Outcome(start, time.monotonic(), None, "refused", fresh=True))
-                await asyncio.sleep(0.01)  # a refused connect is instant: do not spin
+                await asyncio.sleep(FAILURE_PAUSE)
                 continue
             try:
-                await self._exchanges(reader, writer, expected, start)
+                last = await self._exchanges(reader, writer, expected, start)
             finally:
                 writer.close()
                 with contextlib.suppress(Exception):
                     await writer.wait_closed()
+            if last is not None and not last.ok:
+                await asyncio.sleep(FAILURE_PAUSE)
 
     async def _exchanges(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, expected: bytes, start: float
-    ) -> None:
+    ) -> Outcome | None:
+        """Requests on one connection until it closes; the last one's outcome."""
         fresh = True
+        outcome: Outcome | None = None
         while not self._stopping.is_set():
             try:
                 async with asyncio.timeout(self.client_timeout - (time.monotonic() - start)):
@@ -162,17 +172,17 @@ class Load:
                     await writer.drain()
                     status, body, keep = await _read_answer(reader)
             except TimeoutError:
-                self._record(Outcome(start, time.monotonic(), None, "timeout", fresh=fresh))
-                return
+                return self._record(Outcome(start, time.monotonic(), None, "timeout", fresh=fresh))
             except _Broken as exc:
-                self._record(Outcome(start, time.monotonic(), None, "reset", fresh=fresh, partial=exc.partial))
-                return
+                return self._record(Outcome(start, time.monotonic(), None, "reset", fresh=fresh, partial=exc.partial))
             except (ConnectionError, OSError):
-                self._record(Outcome(start, time.monotonic(), None, "reset", fresh=fresh))
-                return
+                return self._record(Outcome(start, time.monotonic(), None, "reset", fresh=fresh))
             wrong = status == 200 and b"".join(body.split()) != expected
-            self._record(Outcome(start, time.monotonic(), status, "wrong" if wrong else None, fresh=fresh))
+            outcome = self._record(Outcome(start, time.monotonic(), status, "wrong" if wrong else None, fresh=fresh))
             if not keep:
-                return
+                return outcome
+            if not outcome.ok:
+                await asyncio.sleep(FAILURE_PAUSE)
             fresh = False
             start = time.monotonic()
+        return outcome
