@@ -21,13 +21,16 @@ way: what a body's reads bring beyond the body itself (chunk lines and trailers)
 
 A response that begins while its request body is still coming (a 413 for a declared 2 GB) says
 ``connection: close`` and ends the connection, instead of reading the rest of the body to keep
-it alive. Refusals are the app's JSON errors (``{"error": ...}``) with ``connection: close``. Either way the connection
-closes lingering: the answer and a FIN go out, and what the client still sends is read and
-dropped for up to ``LINGER_SECONDS`` or ``LINGER_BYTES``, so a client that writes before it
-reads gets the answer instead of a reset (the kernel resets a socket closed with unread data). Timers are deadlines on
-the event loop, armed only when a head or a body is left unfinished at the end of a read: an
-ordinary request, which arrives in one read, makes none, and a chunk of body moves the deadline
-without remaking the timer.
+it alive. Refusals are the app's JSON errors (``{"error": ...}``) with ``connection: close``.
+Either way the connection closes lingering: the answer and a FIN go out, and what the client
+still sends is read and dropped for up to ``LINGER_SECONDS`` or ``LINGER_BYTES``, so a client
+that writes before it reads gets the answer instead of a reset (the kernel resets a socket
+closed with unread data).
+
+Timers are deadlines on the event loop. A connection gets one for its first head; after that
+they are armed only when a head or a body is left unfinished at the end of a read, so an
+ordinary keep-alive request, which arrives in one read, makes none, and a chunk of body moves
+the deadline without remaking the timer.
 """
 
 from __future__ import annotations
