@@ -15,11 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from reliability.report import Figure, failures, table, write
+from reliability.report import SECTIONS, Figure, failures, table, write
 from reliability.target import REPO, Run
 
-SECTIONS = ("schema", "fuzz", "hostile", "soak", "faults", "security")
-"""Each is a module ``reliability.<name>`` with ``run(run: Run) -> list[Figure]``."""
+# Each section is a module ``reliability.<name>`` with ``run(run: Run) -> list[Figure]``.
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.date.today().isoformat(),
         "machine": f"{platform.machine()}, {_cpus()} CPUs, Python {platform.python_version()}",
     }
-    record, markdown = write(out, figures, meta)
+    record, markdown = write(out, args.sections, figures, meta)
     print(table(figures))
     print(f"reliability: wrote {markdown} and {record}", file=sys.stderr)
     return 1 if failures(figures) else 0

@@ -8,6 +8,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+SECTIONS = ("schema", "fuzz", "hostile", "soak", "faults", "security")
+"""In the order the CLI runs them and the table lists them."""
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -33,12 +36,32 @@ def failures(figures: Sequence[Figure]) -> list[Figure]:
     return [f for f in figures if not f.passed]
 
 
-def write(directory: Path, figures: Sequence[Figure], meta: dict[str, Any]) -> tuple[Path, Path]:
+def write(
+    directory: Path, sections: Sequence[str], figures: Sequence[Figure], meta: dict[str, Any]
+) -> tuple[Path, Path]:
+    """Record the figures of ``sections``, keeping what an earlier run recorded for the others.
+
+    ``scripts/reliability --only soak`` refreshes the soak's rows of the table and leaves the
+    rest as they were measured; each section's rows say which run made them."""
     directory.mkdir(parents=True, exist_ok=True)
     record = directory / "reliability.json"
-    record.write_text(json.dumps({"meta": meta, "figures": [f.to_dict() for f in figures]}, indent=2) + "\n")
+    runs: dict[str, dict[str, Any]] = {}
+    kept: list[Figure] = []
+    if record.exists():
+        earlier = json.loads(record.read_text())
+        runs = {name: run for name, run in earlier.get("runs", {}).items() if name not in sections}
+        kept = [Figure(**f) for f in earlier.get("figures", []) if f["section"] not in sections]
+    runs.update({name: meta for name in sections})
+    every = kept + list(figures)
+    order = {name: i for i, name in enumerate(SECTIONS)}
+    every.sort(key=lambda f: order.get(f.section, len(order)))
+    record.write_text(json.dumps({"runs": runs, "figures": [f.to_dict() for f in every]}, indent=2) + "\n")
+    made = [
+        f"- {name}: `{run['command']}` on {run['date']} ({run['machine']})"
+        for name, run in sorted(runs.items(), key=lambda item: order.get(item[0], len(order)))
+    ]
     markdown = directory / "reliability.md"
-    markdown.write_text(f"Made by `{meta['command']}` on {meta['date']} ({meta['machine']}).\n\n" + table(figures))
+    markdown.write_text("Made by:\n\n" + "\n".join(made) + "\n\n" + table(every))
     return record, markdown
 
 
