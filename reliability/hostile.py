@@ -76,8 +76,13 @@ class Attack:
             return outcome.closed_after - (outcome.answered_after or 0.0)
         return outcome.closed_after
 
-    def judge(self, outcome: Outcome) -> str | None:
-        """Why ``outcome`` breaks the promise, or None."""
+    def judge(self, outcome: Outcome, *, crowded: bool = False) -> str | None:
+        """Why ``outcome`` breaks the promise, or None.
+
+        ``crowded``: every attack at once, thousands of connections on our one event loop, whose
+        reads come late; the times get wider bounds, the statuses and closes none."""
+        immediate = 3 * IMMEDIATE if crowded else IMMEDIATE
+        early, late = (0.8, 3.0) if crowded else (0.9, 1.0)
         if outcome.error is not None:
             return outcome.error
         if outcome.hung:
@@ -91,11 +96,11 @@ class Attack:
             if outcome.sent > self.max_sent:
                 return f"wrote {outcome.sent / MiB:.0f} MiB before the answer, over {self.max_sent / MiB:.0f} MiB"
         elif self.after is None:
-            if took > IMMEDIATE:
+            if took > immediate:
                 return f"answered after {took:.2f} s, not at once"
-            if outcome.closed_after is not None and outcome.closed_after > IMMEDIATE + 3:
+            if outcome.closed_after is not None and outcome.closed_after > immediate + 3:
                 return f"closed {outcome.closed_after:.1f} s after, not at once"
-        elif not 0.9 * self.after - 0.05 <= took <= 1.5 * self.after + 1.0:
+        elif not early * self.after - 0.05 <= took <= 1.5 * self.after + late:
             return f"after {took:.2f} s, not near {self.setting} {self.after:g} s"
         return None
 
@@ -203,7 +208,7 @@ def together_figure(chosen: Sequence[Attack], results: Sequence[Sequence[Outcome
                     bound: float) -> Figure:  # fmt: skip
     total = sum(len(r) for r in results)
     wrong = [f"{attack.setting}: {why}" for attack, outcomes in zip(chosen, results, strict=True)
-             for why in map(attack.judge, outcomes) if why is not None]  # fmt: skip
+             for why in (attack.judge(o, crowded=True) for o in outcomes) if why is not None]  # fmt: skip
     text = f"{total - len(wrong)}/{total} attackers got what they should; probe: {window.summary()} "
     text += f"(bound {ms(bound)}, twice an attack's)"
     return Figure(SECTION, f"all {len(chosen)} attacks at once ({total} connections)", text,

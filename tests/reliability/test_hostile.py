@@ -22,6 +22,8 @@ def test_an_attack_is_judged_by_status_time_and_hang() -> None:
     assert slowloris.judge(Outcome(408, 2.0, 2.1, 100)) is None
     assert slowloris.judge(Outcome(408, 2.0, 9.0, 100)) == "after 9.00 s, not near header_timeout 2 s"
     assert slowloris.judge(Outcome(400, 2.0, 2.1, 100)) == "got 400 instead of 408"
+    assert slowloris.judge(Outcome(408, 2.0, 1.6, 100), crowded=True) is None  # our loop read late
+    assert slowloris.judge(Outcome(400, 2.0, 2.1, 100), crowded=True) == "got 400 instead of 408"
     assert slowloris.judge(Outcome(None, None, None, 100)) == "still open at give-up (a hang)"
     assert slowloris.judge(Outcome(None, None, 0.1, 0, "ConnectionResetError")) == "ConnectionResetError"
     huge = next(a for a in hostile.attacks(hostile.SHORT, short=True) if a.status == 413 and "2 GB" in a.check)
