@@ -127,7 +127,7 @@ def attacks(limits: Limits, short: bool) -> list[Attack]:
                clients.drip_body(body / 3), n(10, 50), 408, limits.timeout, "timeout"),
         Attack(f"{n(4, 8)} endless chunked bodies, as fast as the server reads",
                clients.endless_chunked(), n(4, 8), 413, None, "max_request_size",
-               max_sent=limits.max_request_size + LINGER_BYTES + 16 * MiB),  # + what the kernel buffers
+               max_sent=2 * limits.max_request_size + LINGER_BYTES + 16 * MiB),  # read, lingered, kernel buffers
         Attack(f"{n(10, 50)} chunked bodies whose trailer line never ends, as fast as the server reads",
                clients.endless_trailer(), n(10, 50), 431, None, "max_header_size"),
         Attack(f"{n(10, 50)} declared 2 GB bodies, then body bytes as fast as the server reads",

@@ -63,6 +63,9 @@ class Limits:
     body_timeout: float = 30.0
     max_header_size: int = 32 * 1024
     max_headers: int = 100
+    # what an early answer still reads and drops; the worker sets max_request_size + LINGER_BYTES,
+    # so a client that writes a body just over the limit before it reads gets its 413, not a reset
+    linger_bytes: int = LINGER_BYTES
 
 
 class Refused(Exception):
@@ -146,7 +149,7 @@ class LimitedHttpToolsProtocol(CoalescingHttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._lingered >= 0:
             self._lingered += len(data)
-            if self._lingered > LINGER_BYTES:
+            if self._lingered > self.limits.linger_bytes:
                 self.transport.close()
             return
         was_in_head, heads = self._in_head, self._heads

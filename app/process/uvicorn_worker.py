@@ -22,7 +22,7 @@ from gunicorn.arbiter import Arbiter
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
-from app.process.http_limits import LimitedHttpToolsProtocol, Limits
+from app.process.http_limits import LINGER_BYTES, LimitedHttpToolsProtocol, Limits
 from app.process.http_protocol import DRAIN_GRACE, CoalescingHttpToolsProtocol
 
 
@@ -89,6 +89,7 @@ class TiffinWorker(UvicornWorker):
                     body_timeout=server.body_timeout,
                     max_header_size=server.max_header_size,
                     max_headers=server.max_headers,
+                    linger_bytes=server.max_request_size + LINGER_BYTES,
                 )
             )
 

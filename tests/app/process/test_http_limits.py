@@ -236,6 +236,32 @@ def test_a_keep_alive_client_answered_before_its_body_is_told_to_reconnect(port:
             assert client.post("/", content=b"abc").text == "3"
 
 
+def test_an_early_answer_drains_up_to_linger_bytes_so_a_body_just_over_the_limit_gets_it() -> None:
+    # found by reliability.fuzz: a 20.1 MiB body to a 20 MiB limit, written whole before reading,
+    # was reset after 16 MiB of lingering, and its client never saw the 413
+    limits = Limits(linger_bytes=48 * 1024 * 1024)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, http=LimitedHttpToolsProtocol.with_limits(limits),
+                            log_level="warning", lifespan="off")  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        body = b"x" * (40 * 1024 * 1024)  # beyond what the kernel buffers past a smaller linger
+        with connect(port) as sock:
+            sock.sendall(b"POST /early HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % len(body) + body)
+            data = read_until_closed(sock)
+        assert status(data) == 413 and data.endswith(b"no")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 def test_a_body_answered_early_is_not_read_to_its_end(port: int) -> None:
     with connect(port) as sock:
         sock.sendall(b"POST /early HTTP/1.1\r\nhost: x\r\ncontent-length: 2147483648\r\n\r\n")
