@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.server.http_errors import BadInput, BadOutput, ServiceError, UnsupportedMediaType
+from runners.wire.protocol import media_type as media_type_of  # one rule for both sides of the hop
 
 __all__ = ["IODescriptor", "as_output_error", "check_encoding", "media_type_of", "negotiate", "read_body"]
 
@@ -164,13 +165,6 @@ async def read_body(request: Request) -> bytes:
         raise
     except Exception as exc:  # ClientDisconnect, malformed chunked encoding, ...
         raise BadInput("The request body could not be read.", detail=str(exc)) from exc
-
-
-def media_type_of(header: str | None) -> str:
-    """``"Application/JSON; charset=utf-8"`` → ``"application/json"``; missing → ``""``."""
-    if not header:
-        return ""
-    return header.split(";", 1)[0].strip().lower()
 
 
 def header_param(header: str | None, name: str) -> str | None:

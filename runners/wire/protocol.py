@@ -71,6 +71,7 @@ _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
 def media_type(content_type: str | None) -> str:
+    """``"Application/JSON; charset=utf-8"`` → ``"application/json"``; missing → ``""``."""
     return (content_type or "").partition(";")[0].strip().lower()
 
 
